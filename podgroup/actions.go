@@ -1,0 +1,64 @@
+package podgroup
+
+import (
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Event reasons gangsched records, on the PodGroup (or the Spark driver) and on pods.
+const (
+	// ReasonAdmitted: the whole group fits and its room is reserved.
+	ReasonAdmitted = "GangAdmitted"
+	// ReasonWaiting: the group cannot be admitted yet; the message says why.
+	ReasonWaiting = "GangWaiting"
+	// ReasonInvalid: the group's declaration has an invalid field; the message names it.
+	ReasonInvalid = "GangInvalid"
+	// ReasonReleased: an admitted group was rolled back whole.
+	ReasonReleased = "GangReleased"
+	// ReasonReservationExpired: room held for members not yet created was freed.
+	ReasonReservationExpired = "ReservationExpired"
+)
+
+// Actions are what the caller must carry out after a Manager call, outside
+// the Manager's lock: the Manager decides, the plugin acts.
+type Actions struct {
+	// Reject lists waiting pods (in Permit) to reject.
+	Reject []Rejection
+	// Allow lists waiting pods to let through Permit.
+	Allow []types.UID
+	// Activate lists pods to move back to the active queue.
+	Activate []*v1.Pod
+	// Events lists Events to record.
+	Events []Event
+	// Statuses lists groups whose PodGroup status may need writing.
+	Statuses []Key
+}
+
+// Rejection is a waiting pod to reject, with the reason.
+type Rejection struct {
+	UID     types.UID
+	Message string
+}
+
+// Event is an Event to record on an object (a PodGroup or a pod).
+type Event struct {
+	Object  runtime.Object
+	Type    string
+	Reason  string
+	Message string
+}
+
+// merge appends o's actions to a.
+func (a *Actions) merge(o Actions) {
+	a.Reject = append(a.Reject, o.Reject...)
+	a.Allow = append(a.Allow, o.Allow...)
+	a.Activate = append(a.Activate, o.Activate...)
+	a.Events = append(a.Events, o.Events...)
+	a.Statuses = append(a.Statuses, o.Statuses...)
+}
+
+// Empty reports whether there is nothing to do.
+func (a *Actions) Empty() bool {
+	return len(a.Reject) == 0 && len(a.Allow) == 0 && len(a.Activate) == 0 && len(a.Events) == 0 && len(a.Statuses) == 0
+}

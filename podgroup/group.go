@@ -1,0 +1,173 @@
+package podgroup
+
+import (
+	"fmt"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
+
+	"github.com/gangsched/gangsched/resources"
+)
+
+// Phase is where a group stands in gangsched's state machine.
+type Phase string
+
+const (
+	// PhasePending: not admitted; no member may hold resources.
+	PhasePending Phase = "Pending"
+	// PhaseAdmitted: the whole group was planned on actual nodes and its room
+	// reserved; members are being placed and wait in Permit until MinMember
+	// of them are placed.
+	PhaseAdmitted Phase = "Admitted"
+	// PhaseRunning: MinMember members are placed; room for members not yet
+	// created stays reserved until they bind or the reservation times out.
+	PhaseRunning Phase = "Running"
+	// PhaseFinished: every member ended and at least MinMember succeeded.
+	PhaseFinished Phase = "Finished"
+	// PhaseFailed: every member ended and fewer than MinMember succeeded.
+	PhaseFailed Phase = "Failed"
+)
+
+// memberState is what the scheduler has done with one member pod.
+type memberState int
+
+const (
+	// memberPending: not placed.
+	memberPending memberState = iota
+	// memberAssumed: placed by the scheduler (Reserve), not yet bound.
+	memberAssumed
+	// memberBound: spec.nodeName is set.
+	memberBound
+	// memberDone: the pod Succeeded or Failed, or is being deleted.
+	memberDone
+)
+
+// member is one pod of a group.
+type member struct {
+	pod   *v1.Pod
+	state memberState
+	// taken is the room this member took from the group's reservation, by
+	// node, so that Unreserve can give exactly that back.
+	taken map[string]resources.List
+}
+
+func (mb *member) live() bool { return mb.state != memberDone }
+
+func (mb *member) placed() bool {
+	return mb.state == memberAssumed || mb.state == memberBound ||
+		(mb.state == memberDone && mb.pod.Status.Phase == v1.PodSucceeded)
+}
+
+// Group is the state of one pod group. Only the Manager touches it, under its lock.
+type Group struct {
+	key Key
+	// podGroup is the PodGroup object (KindPodGroup only; nil while missing).
+	podGroup *schedv1alpha1.PodGroup
+	// driver is the Spark driver pod (KindSparkApp only; nil while unseen).
+	driver  *v1.Pod
+	spec    Spec
+	members map[types.UID]*member
+	phase   Phase
+
+	// scheduleStart is when the group was first considered for admission.
+	scheduleStart time.Time
+	// admitted is when the current admission was made.
+	admitted time.Time
+	// deadline is when an Admitted group without quorum is released, or when
+	// a Running group's remaining reservation expires.
+	deadline time.Time
+	// reserved is the room still held for the group, by node.
+	reserved map[string]resources.List
+	// planned is the node the admission plan chose for each pending member.
+	planned map[types.UID]string
+
+	// failure remembers the last failed admission, so that the group's other
+	// members need not plan again while nothing has changed.
+	failure *admissionFailure
+	// lastEvent is the message of the last Event recorded for the group, to
+	// record one Event per change, not per attempt.
+	lastEvent string
+}
+
+type admissionFailure struct {
+	generation uint64
+	nodes      uint64
+	members    int
+	message    string
+}
+
+// invalidMessage says which fields of the group's declaration are wrong.
+func (g *Group) invalidMessage() string {
+	return fmt.Sprintf("pod group %s is invalid: %s", g.key, g.spec.Errs.ToAggregate())
+}
+
+// Key returns the group's key.
+func (g *Group) Key() Key { return g.key }
+
+// counts returns how many members exist (live), and how many are placed.
+func (g *Group) counts() (live, placed int) {
+	for _, mb := range g.members {
+		if mb.live() {
+			live++
+		}
+		if mb.placed() {
+			placed++
+		}
+	}
+	return live, placed
+}
+
+func (g *Group) hasQuorum() bool {
+	_, placed := g.counts()
+	return int32(placed) >= g.spec.MinMember
+}
+
+// creationTime orders groups: the PodGroup's creation, or the Spark driver's.
+func (g *Group) creationTime() time.Time {
+	switch {
+	case g.podGroup != nil:
+		return g.podGroup.CreationTimestamp.Time
+	case g.driver != nil:
+		return g.driver.CreationTimestamp.Time
+	}
+	return time.Time{}
+}
+
+// reservedTotal sums the reservation over all nodes.
+func (g *Group) reservedTotal() resources.List {
+	total := resources.List{}
+	for _, r := range g.reserved {
+		total.Add(r)
+	}
+	return total
+}
+
+// memberShape guesses what one member not yet created requests: the spec's
+// MemberRequests, else an existing executor or non-driver member, else the
+// largest member.
+func (g *Group) memberShape() resources.List {
+	if g.spec.MemberRequests != nil {
+		return g.spec.MemberRequests
+	}
+	if g.driver != nil {
+		if s := SpecFromSparkDriver(g.driver); s.Valid() && s.MemberRequests != nil {
+			return s.MemberRequests
+		}
+	}
+	var shape, largest resources.List
+	for _, uid := range sortedUIDs(g.members) {
+		req := resources.PodRequests(g.members[uid].pod)
+		if !IsSparkDriver(g.members[uid].pod) && shape == nil {
+			shape = req
+		}
+		if largest == nil || compareSize(req, largest) > 0 {
+			largest = req
+		}
+	}
+	if shape != nil {
+		return shape
+	}
+	return largest
+}

@@ -1,0 +1,89 @@
+package podgroup
+
+import (
+	"fmt"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
+)
+
+// Labels and annotations gangsched reads. Spark's labels are spelled as Spark
+// writes them (resource-managers/kubernetes/core Constants.scala).
+const (
+	// LabelPodGroup names the scheduler-plugins PodGroup a pod joins (same namespace).
+	LabelPodGroup = schedv1alpha1.PodGroupLabel
+	// LabelSparkAppSelector carries the Spark application id on the driver and every executor.
+	LabelSparkAppSelector = "spark-app-selector"
+	// LabelSparkRole is "driver" or "executor".
+	LabelSparkRole = "spark-role"
+	// LabelSparkExecID numbers executors 1, 2, ...
+	LabelSparkExecID = "spark-exec-id"
+	// SparkRoleDriver is the LabelSparkRole value of a driver pod.
+	SparkRoleDriver = "driver"
+	// SparkRoleExecutor is the LabelSparkRole value of an executor pod.
+	SparkRoleExecutor = "executor"
+
+	// AnnotationExecutors, on a Spark driver, is how many executors the
+	// driver will create that the gang needs (spark.executor.instances, or
+	// spark.dynamicAllocation.minExecutors): the driver is admitted only when
+	// it and all of them fit, and their room is reserved until they bind.
+	AnnotationExecutors = "gangsched.io/executors"
+	// AnnotationExecutorRequests, on a Spark driver, gives the requests of one
+	// executor as "cpu=1,memory=4505Mi[,nvidia.com/gpu=1]" (memory including
+	// Spark's overhead). Required when AnnotationExecutors is above zero.
+	AnnotationExecutorRequests = "gangsched.io/executor-requests"
+	// AnnotationMemberRequests, on a PodGroup, gives the requests of one member
+	// not yet created, in the format of AnnotationExecutorRequests. It tells
+	// the planner how to cut the part of minResources that no existing pod
+	// covers; without it the planner uses the requests of an existing executor
+	// or member, or the driver's AnnotationExecutorRequests.
+	AnnotationMemberRequests = "gangsched.io/member-requests"
+)
+
+// Kind says where a group is declared.
+type Kind string
+
+const (
+	// KindPodGroup is a scheduler-plugins PodGroup object.
+	KindPodGroup Kind = "PodGroup"
+	// KindSparkApp is a Spark application known only from its pods' labels.
+	KindSparkApp Kind = "SparkApp"
+)
+
+// Key identifies a group: its kind, namespace and name (the PodGroup name or
+// the Spark application id).
+type Key struct {
+	Kind      Kind
+	Namespace string
+	Name      string
+}
+
+// String renders the key as people read it: "ns/name" for a PodGroup,
+// "ns/spark-app-id" for a Spark app.
+func (k Key) String() string {
+	return fmt.Sprintf("%s/%s", k.Namespace, k.Name)
+}
+
+// NamespacedName returns the namespace and name of the key.
+func (k Key) NamespacedName() types.NamespacedName {
+	return types.NamespacedName{Namespace: k.Namespace, Name: k.Name}
+}
+
+// KeyOf returns the group a pod belongs to. The PodGroup label wins over
+// Spark's labels, so Spark Operator apps with a PodGroup are one group, not
+// two. A pod with neither is in no group.
+func KeyOf(pod *v1.Pod) (Key, bool) {
+	if name := pod.Labels[LabelPodGroup]; name != "" {
+		return Key{Kind: KindPodGroup, Namespace: pod.Namespace, Name: name}, true
+	}
+	if app := pod.Labels[LabelSparkAppSelector]; app != "" && pod.Labels[LabelSparkRole] != "" {
+		return Key{Kind: KindSparkApp, Namespace: pod.Namespace, Name: app}, true
+	}
+	return Key{}, false
+}
+
+// IsSparkDriver reports whether the pod is a Spark driver.
+func IsSparkDriver(pod *v1.Pod) bool {
+	return pod.Labels[LabelSparkRole] == SparkRoleDriver
+}

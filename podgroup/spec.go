@@ -1,0 +1,170 @@
+package podgroup
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
+
+	"github.com/gangsched/gangsched/resources"
+)
+
+// maxVirtualMembers caps how many pieces the undeclared part of a group is cut
+// into, so a tiny member shape cannot make admission slow.
+const maxVirtualMembers = 1000
+
+// Spec is what a group needs before any of it may hold resources.
+type Spec struct {
+	// MinMember is how many members must be placed together; Permit holds
+	// placed members until this many are placed.
+	MinMember int32
+	// MinResources is the total the group needs at once, members not yet
+	// created included. Nil means the sum of the members that exist.
+	MinResources resources.List
+	// MemberRequests is what one member not yet created requests; nil when
+	// unknown (see memberShape).
+	MemberRequests resources.List
+	// ScheduleTimeout overrides the plugin's permit timeout when positive.
+	ScheduleTimeout time.Duration
+	// Errs lists what is wrong with the declaration; a group with errors is
+	// not scheduled, and every error names its field.
+	Errs field.ErrorList
+}
+
+// Valid reports whether the spec has no errors.
+func (s *Spec) Valid() bool { return len(s.Errs) == 0 }
+
+// SpecFromPodGroup reads a scheduler-plugins PodGroup, validating every field
+// gangsched relies on.
+func SpecFromPodGroup(pg *schedv1alpha1.PodGroup) Spec {
+	s := Spec{MinMember: pg.Spec.MinMember}
+	spec := field.NewPath("spec")
+	if pg.Spec.MinMember < 1 {
+		s.Errs = append(s.Errs, field.Invalid(spec.Child("minMember"), pg.Spec.MinMember, "must be at least 1"))
+	}
+	if len(pg.Spec.MinResources) > 0 {
+		for _, name := range sortedNames(pg.Spec.MinResources) {
+			q := pg.Spec.MinResources[name]
+			if q.Sign() < 0 {
+				s.Errs = append(s.Errs, field.Invalid(spec.Child("minResources").Key(string(name)), q.String(), "must not be negative"))
+			}
+		}
+		s.MinResources = resources.FromResourceList(pg.Spec.MinResources)
+	}
+	if t := pg.Spec.ScheduleTimeoutSeconds; t != nil {
+		if *t < 0 {
+			s.Errs = append(s.Errs, field.Invalid(spec.Child("scheduleTimeoutSeconds"), *t, "must not be negative"))
+		} else {
+			s.ScheduleTimeout = time.Duration(*t) * time.Second
+		}
+	}
+	if v, ok := pg.Annotations[AnnotationMemberRequests]; ok {
+		rl, err := resources.Parse(v)
+		if err != nil {
+			s.Errs = append(s.Errs, field.Invalid(field.NewPath("metadata", "annotations").Key(AnnotationMemberRequests), v, err.Error()))
+		} else {
+			s.MemberRequests = rl
+		}
+	}
+	return s
+}
+
+// SpecFromSparkDriver reads a Spark driver's gangsched annotations. The group
+// needs the driver plus AnnotationExecutors executors of
+// AnnotationExecutorRequests each; without the annotations it needs the driver
+// alone (and executors are not reserved).
+func SpecFromSparkDriver(driver *v1.Pod) Spec {
+	s := Spec{MinMember: 1}
+	annotations := field.NewPath("metadata", "annotations")
+	countStr, hasCount := driver.Annotations[AnnotationExecutors]
+	reqStr, hasReq := driver.Annotations[AnnotationExecutorRequests]
+	if !hasCount && !hasReq {
+		return s
+	}
+	var count int64
+	if hasCount {
+		n, err := strconv.ParseInt(countStr, 10, 32)
+		switch {
+		case err != nil:
+			s.Errs = append(s.Errs, field.Invalid(annotations.Key(AnnotationExecutors), countStr, "must be a whole number"))
+		case n < 0:
+			s.Errs = append(s.Errs, field.Invalid(annotations.Key(AnnotationExecutors), countStr, "must not be negative"))
+		default:
+			count = n
+		}
+	}
+	if hasReq {
+		rl, err := resources.Parse(reqStr)
+		if err != nil {
+			s.Errs = append(s.Errs, field.Invalid(annotations.Key(AnnotationExecutorRequests), reqStr, err.Error()))
+		} else {
+			rl[resources.Pods] = 1
+			s.MemberRequests = rl
+		}
+	} else if count > 0 {
+		s.Errs = append(s.Errs, field.Required(annotations.Key(AnnotationExecutorRequests),
+			fmt.Sprintf("needed when %s is above zero", AnnotationExecutors)))
+	}
+	if !s.Valid() {
+		return s
+	}
+	total := resources.PodRequests(driver)
+	if count > 0 {
+		total.Add(s.MemberRequests.Scaled(count))
+	}
+	s.MinResources = total
+	return s
+}
+
+// splitRemainder cuts the room a group still needs into pieces of one
+// member's shape; the last piece takes what is left. Resources the shape does
+// not name are spread evenly over the pieces. Every piece counts one pod.
+func splitRemainder(rem, shape resources.List) []resources.List {
+	rem = rem.NonNegative()
+	delete(rem, resources.Pods)
+	if rem.IsZero() {
+		return nil
+	}
+	count := int64(0)
+	for name, v := range rem {
+		if s := shape[name]; s > 0 && v > 0 {
+			count = max(count, (v+s-1)/s)
+		}
+	}
+	if count == 0 {
+		count = 1 // shape unknown or unrelated: one piece with all of it
+	}
+	count = min(count, maxVirtualMembers)
+	pieces := make([]resources.List, 0, count)
+	left := rem.Clone()
+	for i := int64(0); i < count; i++ {
+		piece := resources.List{resources.Pods: 1}
+		last := i == count-1
+		for name, v := range left {
+			if v <= 0 {
+				continue
+			}
+			take := v
+			if s := shape[name]; s > 0 && !last {
+				take = min(s, v)
+			} else if s <= 0 && !last {
+				take = v / (count - i)
+			}
+			if take > 0 {
+				piece[name] = take
+				left[name] -= take
+			}
+		}
+		pieces = append(pieces, piece)
+	}
+	return pieces
+}
+
+func sortedNames(rl v1.ResourceList) []v1.ResourceName {
+	return slices.Sorted(maps.Keys(rl))
+}
