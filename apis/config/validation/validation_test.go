@@ -1,0 +1,49 @@
+package validation
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/gangsched/gangsched/apis/config"
+)
+
+func TestValidateGangArgs(t *testing.T) {
+	valid := config.GangArgs{PermitTimeoutSeconds: 60, ReservationTimeoutSeconds: 300, RetryBackoffSeconds: 1, MaxRetryBackoffSeconds: 60}
+	tests := map[string]struct {
+		mutate func(*config.GangArgs)
+		want   field.ErrorList
+	}{
+		"defaults are valid": {mutate: func(*config.GangArgs) {}},
+		"zero permit timeout": {
+			mutate: func(a *config.GangArgs) { a.PermitTimeoutSeconds = 0 },
+			want:   field.ErrorList{field.Invalid(field.NewPath("args", "permitTimeoutSeconds"), int64(0), "")},
+		},
+		"negative reservation timeout": {
+			mutate: func(a *config.GangArgs) { a.ReservationTimeoutSeconds = -1 },
+			want:   field.ErrorList{field.Invalid(field.NewPath("args", "reservationTimeoutSeconds"), int64(-1), "")},
+		},
+		"backoff cap below first backoff": {
+			mutate: func(a *config.GangArgs) { a.RetryBackoffSeconds = 10; a.MaxRetryBackoffSeconds = 5 },
+			want:   field.ErrorList{field.Invalid(field.NewPath("args", "maxRetryBackoffSeconds"), int64(5), "")},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			args := valid
+			tc.mutate(&args)
+			err := ValidateGangArgs(field.NewPath("args"), &args)
+			var got field.ErrorList
+			if err != nil {
+				for _, e := range err.(interface{ Errors() []error }).Errors() {
+					got = append(got, e.(*field.Error))
+				}
+			}
+			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreFields(field.Error{}, "Detail", "BadValue")); diff != "" {
+				t.Errorf("(-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
