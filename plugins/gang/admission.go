@@ -1,0 +1,200 @@
+package gang
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	v1 "k8s.io/api/core/v1"
+	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/gangsched/gangsched/podgroup"
+	"github.com/gangsched/gangsched/resources"
+)
+
+const (
+	// preFilterStateKey is where PreFilter leaves its state for Filter and Score.
+	preFilterStateKey = "PreFilter" + Name
+
+	// ErrReasonReserved is Filter's reason when a node's free room is held
+	// for other pod groups.
+	ErrReasonReserved = "node's free room is reserved for other pod groups"
+)
+
+// preFilterState is what PreFilter works out once per pod.
+type preFilterState struct {
+	// requests is what the pod needs, pods included.
+	requests resources.List
+	// reservedByOthers is the room other groups hold, by node.
+	reservedByOthers map[string]resources.List
+	// own is the room the pod's group holds, by node (nil if none).
+	own map[string]resources.List
+	// blocked is set when Filter turned the pod away from a node because of
+	// reservations, so that PostFilter can ask for the pod to be activated
+	// when reserved room is freed.
+	blocked atomic.Bool
+}
+
+// Clone returns the state itself: Filter only reads it, and blocked may be
+// shared by preemption's dry runs without harm.
+func (s *preFilterState) Clone() fwk.StateData { return s }
+
+func getPreFilterState(state fwk.CycleState) (*preFilterState, error) {
+	c, err := state.Read(preFilterStateKey)
+	if err != nil {
+		return nil, fmt.Errorf("reading %q from cycleState: %w", preFilterStateKey, err)
+	}
+	s, ok := c.(*preFilterState)
+	if !ok {
+		return nil, fmt.Errorf("%+v convert to gang.preFilterState error", c)
+	}
+	return s, nil
+}
+
+// PreEnqueue keeps a PodGroup's members out of the active queue until
+// minMember of them exist. The first time a pod is held, it is told why (a
+// PodScheduled condition and an Event, written in the background).
+func (pl *Gang) PreEnqueue(ctx context.Context, pod *v1.Pod) *fwk.Status {
+	msg, notify := pl.manager.Gate(pod)
+	if msg == "" {
+		return nil
+	}
+	if notify {
+		pl.status.notifyPod(pod, msg)
+	}
+	return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, msg)
+}
+
+// PreFilter admits the pod's group (see podgroup.Manager.Admit) and works
+// out the reservations Filter must respect. Pods in no group skip the plugin
+// while nothing is reserved.
+func (pl *Gang) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	key, inGroup := podgroup.KeyOf(pod)
+	if !inGroup {
+		reserved := pl.manager.ReservedByOthers(nil)
+		if reserved == nil {
+			return nil, fwk.NewStatus(fwk.Skip)
+		}
+		state.Write(preFilterStateKey, &preFilterState{requests: resources.PodRequests(pod), reservedByOthers: reserved})
+		return nil, nil
+	}
+	adm := pl.manager.Admit(pl.logger, pod, snapshotNodes(nodes))
+	pl.act(ctx, adm.Actions)
+	if !adm.Admitted {
+		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, adm.Message)
+	}
+	state.Write(preFilterStateKey, &preFilterState{
+		requests:         resources.PodRequests(pod),
+		reservedByOthers: pl.manager.ReservedByOthers(&key),
+		own:              pl.manager.OwnReservation(key),
+	})
+	return nil, nil
+}
+
+// PreFilterExtensions returns nil: reservations do not depend on which other
+// pods a preemption dry run adds or removes.
+func (pl *Gang) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
+
+// Filter keeps the pod off room that other groups hold on the node.
+func (pl *Gang) Filter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
+	s, err := getPreFilterState(state)
+	if err != nil {
+		return fwk.AsStatus(err)
+	}
+	held := s.reservedByOthers[nodeInfo.Node().Name]
+	if held == nil {
+		return nil
+	}
+	for name, want := range s.requests {
+		if want <= 0 {
+			continue
+		}
+		if free := amountOf(nodeInfo.GetAllocatable(), name) - requestedOf(nodeInfo, name) - held[name]; free < want {
+			s.blocked.Store(true)
+			return fwk.NewStatus(fwk.Unschedulable, ErrReasonReserved)
+		}
+	}
+	return nil
+}
+
+// PostFilter runs when the pod fits on no node. A member of an admitted
+// group that has not reached minMember releases the whole group; a pod kept
+// off reserved room is activated when that room is freed. It never succeeds,
+// so preemption plugins after it still run.
+func (pl *Gang) PostFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, statuses fwk.NodeToStatusReader) (*fwk.PostFilterResult, *fwk.Status) {
+	if s, err := getPreFilterState(state); err == nil && s.blocked.Load() {
+		pl.manager.NoteBlocked(pod)
+	}
+	if _, inGroup := podgroup.KeyOf(pod); inGroup {
+		pl.act(ctx, pl.manager.Unplaceable(pod, "no node passes the filters"))
+	}
+	return nil, fwk.NewStatus(fwk.Unschedulable)
+}
+
+// snapshotNodes is the scheduler's snapshot as podgroup.Nodes.
+type snapshotNodes []fwk.NodeInfo
+
+// Version combines the node count with the newest NodeInfo generation:
+// kube-scheduler bumps a node's generation, from one global counter, on
+// every change of the node or its pods.
+func (s snapshotNodes) Version() uint64 {
+	var newest int64
+	for _, ni := range s {
+		newest = max(newest, ni.GetGeneration())
+	}
+	return uint64(newest)<<20 ^ uint64(len(s))
+}
+
+// Rooms turns the snapshot into the planner's view.
+func (s snapshotNodes) Rooms() []podgroup.NodeRoom { return nodeRooms(s) }
+
+// nodeRooms turns the scheduler's snapshot into the planner's view.
+func nodeRooms(nodes []fwk.NodeInfo) []podgroup.NodeRoom {
+	rooms := make([]podgroup.NodeRoom, 0, len(nodes))
+	for _, ni := range nodes {
+		node := ni.Node()
+		if node == nil {
+			continue
+		}
+		free := toList(ni.GetAllocatable(), int64(ni.GetAllocatable().GetAllowedPodNumber()))
+		free.Sub(toList(ni.GetRequested(), int64(len(ni.GetPods()))))
+		rooms = append(rooms, podgroup.NodeRoom{Name: node.Name, Node: node, Free: free})
+	}
+	return rooms
+}
+
+func toList(r fwk.Resource, pods int64) resources.List {
+	l := resources.List{
+		v1.ResourceCPU:              r.GetMilliCPU(),
+		v1.ResourceMemory:           r.GetMemory(),
+		v1.ResourceEphemeralStorage: r.GetEphemeralStorage(),
+		resources.Pods:              pods,
+	}
+	for name, v := range r.GetScalarResources() {
+		l[name] = v
+	}
+	return l
+}
+
+// amountOf reads one resource of a node's allocatable.
+func amountOf(r fwk.Resource, name v1.ResourceName) int64 {
+	switch name {
+	case v1.ResourceCPU:
+		return r.GetMilliCPU()
+	case v1.ResourceMemory:
+		return r.GetMemory()
+	case v1.ResourceEphemeralStorage:
+		return r.GetEphemeralStorage()
+	case resources.Pods:
+		return int64(r.GetAllowedPodNumber())
+	}
+	return r.GetScalarResources()[name]
+}
+
+// requestedOf reads one resource requested on a node, pods counted.
+func requestedOf(ni fwk.NodeInfo, name v1.ResourceName) int64 {
+	if name == resources.Pods {
+		return int64(len(ni.GetPods()))
+	}
+	return amountOf(ni.GetRequested(), name)
+}

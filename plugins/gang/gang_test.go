@@ -1,0 +1,87 @@
+package gang
+
+import (
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2/ktesting"
+	_ "k8s.io/klog/v2/ktesting/init"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	"k8s.io/utils/clock"
+
+	"github.com/gangsched/gangsched/podgroup"
+	w "github.com/gangsched/gangsched/test/wrappers"
+)
+
+func newTestPlugin() *Gang {
+	return &Gang{manager: podgroup.NewManager(podgroup.Config{PermitTimeout: time.Minute, ReservationTimeout: time.Minute}, clock.RealClock{})}
+}
+
+func queued(p *v1.Pod, queuedAt time.Time) fwk.QueuedEntityInfo {
+	pi, _ := framework.NewPodInfo(p)
+	return &framework.QueuedPodInfo{PodInfo: pi, QueueingParams: framework.QueueingParams{Timestamp: queuedAt}}
+}
+
+func TestLess(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	pl := newTestPlugin()
+	oldDriver := w.MakeSparkDriver("ns", "old").Created(t0).Obj()
+	oldExec := w.MakeSparkExecutor("ns", "old", 1, oldDriver).Created(t0.Add(time.Minute)).Obj()
+	newDriver := w.MakeSparkDriver("ns", "new").Created(t0.Add(time.Second)).Obj()
+	pl.manager.UpsertPod(oldDriver)
+	pl.manager.UpsertPod(oldExec)
+	pl.manager.UpsertPod(newDriver)
+	urgent := w.MakePod("ns", "urgent").Priority(100).Obj()
+	lone := w.MakePod("ns", "lone").Obj()
+
+	tests := map[string]struct {
+		a, b fwk.QueuedEntityInfo
+		want bool
+	}{
+		"higher priority first": {a: queued(urgent, t0.Add(time.Hour)), b: queued(oldDriver, t0), want: true},
+		"older group first, even its later executor": {
+			a: queued(oldExec, t0.Add(time.Hour)), b: queued(newDriver, t0), want: true,
+		},
+		"driver before its executors": {a: queued(oldDriver, t0.Add(time.Hour)), b: queued(oldExec, t0), want: true},
+		"executor after its driver":   {a: queued(oldExec, t0), b: queued(oldDriver, t0.Add(time.Hour)), want: false},
+		"lone pod by queue time":      {a: queued(lone, t0.Add(-time.Second)), b: queued(oldDriver, t0), want: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := pl.Less(tc.a, tc.b); got != tc.want {
+				t.Errorf("Less = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestIsSchedulableAfterMemberAdded(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	pl := newTestPlugin()
+	pl.manager.UpsertPodGroup(w.MakePodGroup("ns", "pg").MinMember(2).Obj())
+	first := w.MakePod("ns", "a").Group("pg").Obj()
+	pl.manager.UpsertPod(first)
+	tests := map[string]struct {
+		added interface{}
+		want  fwk.QueueingHint
+		err   bool
+	}{
+		"member completing the group": {added: w.MakePod("ns", "b").Group("pg").Obj(), want: fwk.Queue},
+		"pod of another group":        {added: w.MakePod("ns", "c").Group("other").Obj(), want: fwk.QueueSkip},
+		"pod in no group":             {added: w.MakePod("ns", "d").Obj(), want: fwk.QueueSkip},
+		"backoff-wrong-new-object":    {added: w.MakeNode("n").Obj(), want: fwk.Queue, err: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := pl.isSchedulableAfterMemberAdded(logger, first, nil, tc.added)
+			if (err != nil) != tc.err {
+				t.Fatalf("err = %v, want error %v", err, tc.err)
+			}
+			if got != tc.want {
+				t.Errorf("hint = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,157 @@
+package gang
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	podutil "k8s.io/kubernetes/pkg/api/v1/pod"
+	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
+
+	"github.com/gangsched/gangsched/podgroup"
+)
+
+// statusWriter writes, in the background, what the scheduling path must not
+// wait for: PodGroup status, and the reason on pods held in PreEnqueue
+// (which kube-scheduler itself does not report).
+type statusWriter struct {
+	pl    *Gang
+	queue workqueue.TypedRateLimitingInterface[writeItem]
+
+	mu      sync.Mutex
+	notices map[types.NamespacedName]notice
+}
+
+// writeItem is one thing to write: a PodGroup's status, or a pod's notice.
+type writeItem struct {
+	podGroup *podgroup.Key
+	pod      types.NamespacedName
+}
+
+type notice struct {
+	pod *v1.Pod
+	msg string
+}
+
+func newStatusWriter(pl *Gang) *statusWriter {
+	return &statusWriter{
+		pl: pl,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[writeItem](),
+			workqueue.TypedRateLimitingQueueConfig[writeItem]{Name: "gang-status"}),
+		notices: map[types.NamespacedName]notice{},
+	}
+}
+
+func (w *statusWriter) enqueue(key podgroup.Key) {
+	k := key
+	w.queue.Add(writeItem{podGroup: &k})
+}
+
+// notifyPod asks for pod to be told msg: a PodScheduled=False condition and
+// a GangWaiting Event.
+func (w *statusWriter) notifyPod(pod *v1.Pod, msg string) {
+	name := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+	w.mu.Lock()
+	w.notices[name] = notice{pod: pod, msg: msg}
+	w.mu.Unlock()
+	w.queue.Add(writeItem{pod: name})
+}
+
+func (w *statusWriter) run(ctx context.Context) {
+	go func() {
+		<-ctx.Done()
+		w.queue.ShutDown()
+	}()
+	wait.UntilWithContext(ctx, func(ctx context.Context) {
+		for w.processNext(ctx) {
+		}
+	}, time.Second)
+}
+
+func (w *statusWriter) processNext(ctx context.Context) bool {
+	item, quit := w.queue.Get()
+	if quit {
+		return false
+	}
+	defer w.queue.Done(item)
+	var err error
+	if item.podGroup != nil {
+		err = w.writePodGroupStatus(ctx, *item.podGroup)
+	} else {
+		err = w.writePodNotice(ctx, item.pod)
+	}
+	if err != nil {
+		klog.FromContext(ctx).V(2).Info("Retrying a status write", "err", err)
+		w.queue.AddRateLimited(item)
+		return true
+	}
+	w.queue.Forget(item)
+	return true
+}
+
+// writePodGroupStatus writes the status the Manager observed, if it differs.
+func (w *statusWriter) writePodGroupStatus(ctx context.Context, key podgroup.Key) error {
+	pg, want, ok := w.pl.manager.PodGroupStatus(key)
+	if !ok || w.pl.pgClient == nil || podgroup.StatusEqual(pg.Status, want) {
+		return nil
+	}
+	klog.FromContext(ctx).V(4).Info("Writing PodGroup status", "podGroup", key, "phase", want.Phase, "running", want.Running, "succeeded", want.Succeeded)
+	updated := pg.DeepCopy()
+	updated.Status = want
+	_, err := w.pl.pgClient.SchedulingV1alpha1().PodGroups(key.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if apierrors.IsConflict(err) {
+		return fmt.Errorf("PodGroup %s changed while writing its status: %w", key, err)
+	}
+	return err
+}
+
+// writePodNotice sets PodScheduled=False with the reason and records an Event.
+func (w *statusWriter) writePodNotice(ctx context.Context, name types.NamespacedName) error {
+	w.mu.Lock()
+	n, ok := w.notices[name]
+	w.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	err := w.writeNotice(ctx, name, n)
+	if err == nil {
+		w.mu.Lock()
+		if w.notices[name] == n {
+			delete(w.notices, name)
+		}
+		w.mu.Unlock()
+	}
+	return err
+}
+
+func (w *statusWriter) writeNotice(ctx context.Context, name types.NamespacedName, n notice) error {
+	pod, err := w.pl.handle.SharedInformerFactory().Core().V1().Pods().Lister().Pods(name.Namespace).Get(name.Name)
+	if err != nil || pod.Spec.NodeName != "" {
+		return nil // gone or already placed
+	}
+	if n.pod.UID == pod.UID {
+		w.pl.handle.EventRecorder().Eventf(pod, nil, v1.EventTypeNormal, podgroup.ReasonWaiting, "Scheduling", n.msg)
+	}
+	status := pod.Status.DeepCopy()
+	if !podutil.UpdatePodCondition(status, &v1.PodCondition{
+		Type: v1.PodScheduled, Status: v1.ConditionFalse, Reason: v1.PodReasonUnschedulable, Message: n.msg,
+	}) {
+		return nil
+	}
+	err = schedutil.PatchPodStatus(ctx, w.pl.handle.ClientSet(), pod.Name, pod.Namespace, &pod.Status, status)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
