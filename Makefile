@@ -37,6 +37,10 @@ integration: etcd
 test: etcd vet
 	ETCD_BIN=$(BIN)/etcd $(GO) test -timeout $(TEST_TIMEOUT) ./...
 
+## demo: Spark-like apps under contention on an embedded cluster, default scheduler vs gangsched
+demo: build etcd
+	ETCD_BIN=$(BIN)/etcd $(GO) run ./bench/cmd/demo -scheduler-binary $(BIN)/gang-scheduler -out _output/demo
+
 ## generate: deepcopy for the API types
 generate:
 	$(GO) run k8s.io/code-generator/cmd/deepcopy-gen@v0.37.2 --output-file zz_generated.deepcopy.go \

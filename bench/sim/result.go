@@ -1,0 +1,123 @@
+package sim
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Result is what one scheduler made of a workload.
+type Result struct {
+	// Scheduler names the scheduler under test.
+	Scheduler string
+	// Outcome says how the run ended.
+	Outcome string
+	Apps    int
+	// Completed counts finished apps; Partial apps left with a bound driver
+	// but not all executors running (stuck, holding resources).
+	Completed, Partial int
+	// Makespan is from the first arrival to the last finish (or the end).
+	Makespan time.Duration
+	// WastedCPUSeconds is CPU held by apps that were not running whole,
+	// integrated over the run.
+	WastedCPUSeconds float64
+	// HeldCPUAtEnd is the CPU partial apps hold when the run ends.
+	HeldCPUAtEnd float64
+	// GangLatency holds, per started app, the time from submission until all
+	// its pods ran.
+	GangLatency []time.Duration
+	// Samples is the cluster's state over time.
+	Samples []Sample
+}
+
+func (s *Simulator) result(wl Workload, start, end time.Time, outcome string) *Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := &Result{Outcome: outcome, Apps: len(wl.Apps), Samples: slices.Clone(s.samples)}
+	last := start
+	for _, st := range s.apps {
+		switch {
+		case !st.done.IsZero():
+			r.Completed++
+			if st.done.After(last) {
+				last = st.done
+			}
+		case !st.driverBound.IsZero() && st.started.IsZero():
+			r.Partial++
+		}
+		if !st.started.IsZero() {
+			r.GangLatency = append(r.GangLatency, st.started.Sub(st.submitted))
+		}
+	}
+	if r.Completed < r.Apps {
+		last = end
+	}
+	r.Makespan = last.Sub(start)
+	slices.Sort(r.GangLatency)
+	for i, smp := range r.Samples {
+		prev := time.Duration(0)
+		if i > 0 {
+			prev = r.Samples[i-1].At
+		}
+		r.WastedCPUSeconds += float64(smp.HeldCPU) / 1000 * (smp.At - prev).Seconds()
+	}
+	if n := len(r.Samples); n > 0 {
+		r.HeldCPUAtEnd = float64(r.Samples[n-1].HeldCPU) / 1000
+	}
+	return r
+}
+
+// Percentile returns the p-th percentile (0-100) of sorted durations, or 0.
+func Percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted)-1) * p / 100)
+	return sorted[i]
+}
+
+// WriteTable prints results side by side as a Markdown table, one column
+// per scheduler.
+func WriteTable(w io.Writer, results []*Result) {
+	rows := [][]string{{""}}
+	for _, r := range results {
+		rows[0] = append(rows[0], r.Scheduler)
+	}
+	add := func(name string, f func(*Result) string) {
+		row := []string{name}
+		for _, r := range results {
+			row = append(row, f(r))
+		}
+		rows = append(rows, row)
+	}
+	add("apps completed", func(r *Result) string { return fmt.Sprintf("%d / %d", r.Completed, r.Apps) })
+	add("apps stuck partially placed at the end", func(r *Result) string { return fmt.Sprint(r.Partial) })
+	add("CPU held by stuck apps at the end", func(r *Result) string { return fmt.Sprintf("%.0f cores", r.HeldCPUAtEnd) })
+	add("CPU-seconds held by apps not running whole", func(r *Result) string { return fmt.Sprintf("%.0f", r.WastedCPUSeconds) })
+	add("makespan", func(r *Result) string { return r.Makespan.Round(time.Second).String() })
+	add("gang start latency p50 / p99", func(r *Result) string {
+		return fmt.Sprintf("%s / %s", Percentile(r.GangLatency, 50).Round(100*time.Millisecond), Percentile(r.GangLatency, 99).Round(100*time.Millisecond))
+	})
+	add("outcome", func(r *Result) string { return r.Outcome })
+
+	widths := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for i, cell := range row {
+			widths[i] = max(widths[i], len(cell))
+		}
+	}
+	for n, row := range rows {
+		for i, cell := range row {
+			fmt.Fprintf(w, "| %-*s ", widths[i], cell)
+		}
+		fmt.Fprintln(w, "|")
+		if n == 0 {
+			for i := range row {
+				fmt.Fprintf(w, "|%s", strings.Repeat("-", widths[i]+2))
+			}
+			fmt.Fprintln(w, "|")
+		}
+	}
+}

@@ -1,0 +1,369 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
+	pgclientset "sigs.k8s.io/scheduler-plugins/pkg/generated/clientset/versioned"
+
+	"github.com/gangsched/gangsched/podgroup"
+	"github.com/gangsched/gangsched/resources"
+)
+
+// Options tune a run.
+type Options struct {
+	// Namespace the apps run in; it must exist.
+	Namespace string
+	// SchedulerName the pods ask for.
+	SchedulerName string
+	// Stall ends the run when, after every app arrived, nothing was bound,
+	// started or finished for this long: the remaining apps are deadlocked.
+	Stall time.Duration
+	// Timeout ends the run in any case.
+	Timeout time.Duration
+	// Progress, if set, receives a line every ProgressEvery.
+	Progress      io.Writer
+	ProgressEvery time.Duration
+	// Label prefixes progress lines.
+	Label string
+}
+
+// appState is what the simulator knows of one app.
+type appState struct {
+	app       *App
+	submitted time.Time
+	// driverBound, started (all executors running) and done are zero until they happen.
+	driverBound, started, done time.Time
+	creating                   bool
+}
+
+// Simulator runs a workload against an API server.
+type Simulator struct {
+	client kubernetes.Interface
+	pgs    pgclientset.Interface
+	opts   Options
+
+	lister corelisters.PodLister
+	queue  workqueue.TypedRateLimitingInterface[string]
+
+	mu         sync.Mutex
+	apps       map[string]*appState
+	lastChange time.Time
+	samples    []Sample
+}
+
+// Sample is the cluster's state at one moment of a run.
+type Sample struct {
+	At time.Duration
+	// BoundCPU is the CPU (millicores) requested by pods on nodes; HeldCPU
+	// the part held by apps that are not running whole.
+	BoundCPU, HeldCPU int64
+	// Done counts finished apps, Partial apps with a bound driver that do
+	// not have all their executors running.
+	Done, Partial int
+}
+
+// New prepares a simulator for the given clients.
+func New(client kubernetes.Interface, pgs pgclientset.Interface, opts Options) *Simulator {
+	if opts.Stall == 0 {
+		opts.Stall = 20 * time.Second
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 10 * time.Minute
+	}
+	if opts.ProgressEvery == 0 {
+		opts.ProgressEvery = 5 * time.Second
+	}
+	return &Simulator{
+		client: client, pgs: pgs, opts: opts,
+		queue: workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
+		apps:  map[string]*appState{},
+	}
+}
+
+// Run submits the workload's apps at their arrival times, plays kubelet and
+// drivers, and returns what happened. It ends when every app finished, when
+// nothing moved for Options.Stall after the last arrival, or at the timeout.
+func (s *Simulator) Run(ctx context.Context, wl Workload) (*Result, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	factory := informers.NewSharedInformerFactoryWithOptions(s.client, 0, informers.WithNamespace(s.opts.Namespace))
+	podInformer := factory.Core().V1().Pods()
+	s.lister = podInformer.Lister()
+	if _, err := podInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj interface{}) { s.enqueue(obj) },
+		UpdateFunc: func(_, obj interface{}) { s.enqueue(obj) },
+	}); err != nil {
+		return nil, err
+	}
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	defer s.queue.ShutDown()
+	for i := 0; i < 4; i++ {
+		go s.work(ctx)
+	}
+
+	start := time.Now()
+	s.lastChange = start
+	for i := range wl.Apps {
+		a := &wl.Apps[i]
+		s.apps[a.Name] = &appState{app: a}
+	}
+	go s.submit(ctx, start, wl)
+	lastArrival := wl.Apps[len(wl.Apps)-1].Arrival
+
+	sampleTick := time.NewTicker(500 * time.Millisecond)
+	defer sampleTick.Stop()
+	nextProgress := start.Add(s.opts.ProgressEvery)
+	outcome := "all apps finished"
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case now := <-sampleTick.C:
+			smp := s.sample(now.Sub(start))
+			if s.opts.Progress != nil && now.After(nextProgress) {
+				nextProgress = now.Add(s.opts.ProgressEvery)
+				fmt.Fprintf(s.opts.Progress, "  %-9s t=%3.0fs  apps done %2d/%d  partially placed %2d  CPU bound %5.1f, held by partial apps %5.1f\n",
+					s.opts.Label, smp.At.Seconds(), smp.Done, len(wl.Apps), smp.Partial, float64(smp.BoundCPU)/1000, float64(smp.HeldCPU)/1000)
+			}
+			if smp.Done == len(wl.Apps) {
+				return s.result(wl, start, now, outcome), nil
+			}
+			s.mu.Lock()
+			idle := now.Sub(s.lastChange)
+			s.mu.Unlock()
+			if now.Sub(start) > lastArrival && idle > s.opts.Stall {
+				outcome = fmt.Sprintf("stalled: nothing moved for %s", s.opts.Stall)
+				return s.result(wl, start, now, outcome), nil
+			}
+			if now.Sub(start) > s.opts.Timeout {
+				outcome = fmt.Sprintf("timed out after %s", s.opts.Timeout)
+				return s.result(wl, start, now, outcome), nil
+			}
+		}
+	}
+}
+
+// submit creates each app's driver (and PodGroup) at its arrival time.
+func (s *Simulator) submit(ctx context.Context, start time.Time, wl Workload) {
+	for i := range wl.Apps {
+		a := &wl.Apps[i]
+		if d := time.Until(start.Add(a.Arrival)); d > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(d):
+			}
+		}
+		if a.PodGroup {
+			pg := &schedv1alpha1.PodGroup{
+				ObjectMeta: metav1.ObjectMeta{Name: a.Name + "-pg", Namespace: s.opts.Namespace},
+				Spec:       schedv1alpha1.PodGroupSpec{MinMember: 1, MinResources: a.total().ToResourceList()},
+			}
+			delete(pg.Spec.MinResources, resources.Pods)
+			if _, err := s.pgs.SchedulingV1alpha1().PodGroups(s.opts.Namespace).Create(ctx, pg, metav1.CreateOptions{}); err != nil {
+				continue
+			}
+		}
+		driver := a.driverPod(s.opts.SchedulerName)
+		driver.Namespace = s.opts.Namespace
+		driver.UID = ""
+		s.mu.Lock()
+		s.apps[a.Name].submitted = time.Now()
+		s.mu.Unlock()
+		if _, err := s.client.CoreV1().Pods(s.opts.Namespace).Create(ctx, driver, metav1.CreateOptions{}); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(s.progressOut(), "creating driver %s: %v\n", a.Name, err)
+		}
+	}
+}
+
+func (s *Simulator) progressOut() io.Writer {
+	if s.opts.Progress != nil {
+		return s.opts.Progress
+	}
+	return io.Discard
+}
+
+func (s *Simulator) enqueue(obj interface{}) {
+	if key, err := cache.MetaNamespaceKeyFunc(obj); err == nil {
+		s.queue.Add(key)
+	}
+}
+
+func (s *Simulator) work(ctx context.Context) {
+	for {
+		key, quit := s.queue.Get()
+		if quit {
+			return
+		}
+		if err := s.handle(ctx, key); err != nil && ctx.Err() == nil {
+			s.queue.AddRateLimited(key)
+		} else {
+			s.queue.Forget(key)
+		}
+		s.queue.Done(key)
+	}
+}
+
+// handle plays kubelet and driver for one pod: a bound pod starts running;
+// a running driver creates its executors; an app whose executors all run
+// starts its work.
+func (s *Simulator) handle(ctx context.Context, key string) error {
+	ns, name, _ := cache.SplitMetaNamespaceKey(key)
+	pod, err := s.lister.Pods(ns).Get(name)
+	if err != nil {
+		return nil
+	}
+	app := pod.Labels["spark-app-name"]
+	if pod.Spec.NodeName != "" && pod.Status.Phase == v1.PodPending {
+		s.touch(func() {
+			if st := s.apps[app]; st != nil && podgroup.IsSparkDriver(pod) && st.driverBound.IsZero() {
+				st.driverBound = time.Now()
+			}
+		})
+		return s.setPhase(ctx, pod, v1.PodRunning)
+	}
+	if pod.Status.Phase != v1.PodRunning {
+		return nil
+	}
+	s.mu.Lock()
+	st := s.apps[app]
+	if st == nil {
+		s.mu.Unlock()
+		return nil
+	}
+	if podgroup.IsSparkDriver(pod) && !st.creating {
+		st.creating = true
+		s.mu.Unlock()
+		go s.createExecutors(ctx, st.app, pod)
+		return nil
+	}
+	s.mu.Unlock()
+	if !podgroup.IsSparkDriver(pod) {
+		s.maybeStart(ctx, st)
+	}
+	return nil
+}
+
+// createExecutors creates the app's executors in batches of 5 a second.
+func (s *Simulator) createExecutors(ctx context.Context, a *App, driver *v1.Pod) {
+	for i := 1; i <= a.Executors; i++ {
+		ex := a.executorPod(s.opts.SchedulerName, i, driver)
+		ex.Namespace = s.opts.Namespace
+		ex.UID = ""
+		if _, err := s.client.CoreV1().Pods(s.opts.Namespace).Create(ctx, ex, metav1.CreateOptions{}); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(s.progressOut(), "creating executor %s: %v\n", ex.Name, err)
+		}
+		if i%5 == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+// maybeStart starts the app's work once all its executors run, and ends
+// the app when the work is done.
+func (s *Simulator) maybeStart(ctx context.Context, st *appState) {
+	pods, err := s.lister.Pods(s.opts.Namespace).List(labels.SelectorFromSet(labels.Set{"spark-app-name": st.app.Name, podgroup.LabelSparkRole: podgroup.SparkRoleExecutor}))
+	if err != nil {
+		return
+	}
+	running := 0
+	for _, p := range pods {
+		if p.Status.Phase == v1.PodRunning {
+			running++
+		}
+	}
+	s.mu.Lock()
+	if running < st.app.Executors || !st.started.IsZero() {
+		s.mu.Unlock()
+		return
+	}
+	st.started = time.Now()
+	s.lastChange = st.started
+	s.mu.Unlock()
+	go func() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(st.app.Work):
+		}
+		all, _ := s.lister.Pods(s.opts.Namespace).List(labels.SelectorFromSet(labels.Set{"spark-app-name": st.app.Name}))
+		sort.Slice(all, func(i, j int) bool { return !podgroup.IsSparkDriver(all[i]) && podgroup.IsSparkDriver(all[j]) })
+		for _, p := range all { // executors first, the driver last
+			for ctx.Err() == nil && s.setPhase(ctx, p, v1.PodSucceeded) != nil {
+				time.Sleep(100 * time.Millisecond)
+				if fresh, err := s.lister.Pods(p.Namespace).Get(p.Name); err == nil {
+					p = fresh
+				}
+			}
+		}
+		s.touch(func() { st.done = time.Now() })
+	}()
+}
+
+func (s *Simulator) setPhase(ctx context.Context, pod *v1.Pod, phase v1.PodPhase) error {
+	p := pod.DeepCopy()
+	p.Status.Phase = phase
+	now := metav1.Now()
+	if phase == v1.PodRunning {
+		p.Status.StartTime = &now
+	}
+	_, err := s.client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+	return err
+}
+
+// touch runs f under the lock and notes that something moved.
+func (s *Simulator) touch(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f()
+	s.lastChange = time.Now()
+}
+
+// sample records the cluster's state.
+func (s *Simulator) sample(at time.Duration) Sample {
+	pods, _ := s.lister.Pods(s.opts.Namespace).List(labels.Everything())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	smp := Sample{At: at}
+	partial := map[string]bool{}
+	for name, st := range s.apps {
+		switch {
+		case !st.done.IsZero():
+			smp.Done++
+		case !st.driverBound.IsZero() && st.started.IsZero():
+			smp.Partial++
+			partial[name] = true
+		}
+	}
+	for _, p := range pods {
+		if p.Spec.NodeName == "" || p.Status.Phase == v1.PodSucceeded || p.Status.Phase == v1.PodFailed {
+			continue
+		}
+		cpu := resources.PodRequests(p)[v1.ResourceCPU]
+		smp.BoundCPU += cpu
+		if partial[p.Labels["spark-app-name"]] {
+			smp.HeldCPU += cpu
+		}
+	}
+	s.samples = append(s.samples, smp)
+	return smp
+}

@@ -1,0 +1,122 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+
+	w "github.com/gangsched/gangsched/test/wrappers"
+)
+
+// SchedulerName is the name every simulated pod asks for, whichever
+// scheduler answers to it.
+const SchedulerName = "gang-scheduler"
+
+// Scheduler is a scheduler under test.
+type Scheduler struct {
+	// Name labels the scheduler in reports.
+	Name string
+	// Profile is the KubeSchedulerConfiguration profile body (the list item
+	// under profiles:, without schedulerName).
+	Profile string
+}
+
+// DefaultScheduler is kube-scheduler's stock profile, built from the same
+// Kubernetes module as gang-scheduler.
+var DefaultScheduler = Scheduler{Name: "default", Profile: ""}
+
+// GangScheduler is gangsched's profile, as in manifests/.
+var GangScheduler = Scheduler{Name: "gangsched", Profile: `    plugins:
+      multiPoint:
+        enabled:
+          - name: Gang
+            weight: 5
+        disabled:
+          - name: PrioritySort
+`}
+
+// config renders a full configuration for the scheduler.
+func (s Scheduler) config(kubeconfig string) string {
+	return fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: %s
+  qps: 200
+  burst: 400
+leaderElection:
+  leaderElect: false
+profiles:
+  - schedulerName: %s
+%s`, kubeconfig, SchedulerName, s.Profile)
+}
+
+// Process is a scheduler running as its own process.
+type Process struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// StartProcess runs binary (cmd/gang-scheduler) with the scheduler's
+// configuration against the cluster of kubeconfig, logging into dir, and
+// waits until it binds a canary pod in namespace.
+func StartProcess(ctx context.Context, s Scheduler, binary, kubeconfig, dir string, client kubernetes.Interface, namespace string) (*Process, error) {
+	cfgPath := filepath.Join(dir, s.Name+"-config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(s.config(kubeconfig)), 0o600); err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(filepath.Join(dir, s.Name+"-scheduler.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(binary, "--config="+cfgPath, "--secure-port=0", "--v=2")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", binary, err)
+	}
+	p := &Process{cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); _ = logFile.Close(); close(p.done) }()
+
+	canary := w.MakePod(namespace, "canary").Scheduler(SchedulerName).Obj()
+	canary.UID = ""
+	if _, err := client.CoreV1().Pods(namespace).Create(ctx, canary, metav1.CreateOptions{}); err != nil {
+		p.Stop()
+		return nil, err
+	}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		select {
+		case <-p.done:
+			return false, fmt.Errorf("scheduler exited; see %s", logFile.Name())
+		default:
+		}
+		got, err := client.CoreV1().Pods(namespace).Get(ctx, "canary", metav1.GetOptions{})
+		return err == nil && got.Spec.NodeName != "", nil
+	})
+	if err != nil {
+		p.Stop()
+		return nil, fmt.Errorf("waiting for %s to schedule: %w", s.Name, err)
+	}
+	zero := int64(0)
+	_ = client.CoreV1().Pods(namespace).Delete(ctx, "canary", metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	return p, nil
+}
+
+// Stop ends the process and waits for it.
+func (p *Process) Stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
