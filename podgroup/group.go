@@ -119,9 +119,15 @@ func (g *Group) counts() (live, placed int) {
 	return live, placed
 }
 
-func (g *Group) hasQuorum() bool {
-	_, placed := g.counts()
-	return int32(placed) >= g.spec.MinMember
+// pendingPods lists the members not placed yet, by UID.
+func (g *Group) pendingPods() []*v1.Pod {
+	var pods []*v1.Pod
+	for _, uid := range sortedUIDs(g.members) {
+		if mb := g.members[uid]; mb.state == memberPending {
+			pods = append(pods, mb.pod)
+		}
+	}
+	return pods
 }
 
 // creationTime orders groups: the PodGroup's creation, or the Spark driver's.

@@ -167,11 +167,7 @@ func (m *Manager) activateIfCompleteLocked(g *Group, acts *Actions) {
 	if live, _ := g.counts(); int32(live) != g.spec.MinMember {
 		return
 	}
-	for _, uid := range sortedUIDs(g.members) {
-		if mb := g.members[uid]; mb.state == memberPending {
-			acts.Activate = append(acts.Activate, mb.pod)
-		}
-	}
+	acts.Activate = append(acts.Activate, g.pendingPods()...)
 }
 
 func annotationsEqual(a, b *v1.Pod) bool {
@@ -257,11 +253,7 @@ func (m *Manager) UpsertPodGroup(pg *schedv1alpha1.PodGroup) Actions {
 		}
 		acts.Statuses = append(acts.Statuses, g.key)
 		if g.phase == PhasePending {
-			for _, uid := range sortedUIDs(g.members) {
-				if mb := g.members[uid]; mb.state == memberPending {
-					acts.Activate = append(acts.Activate, mb.pod)
-				}
-			}
+			acts.Activate = append(acts.Activate, g.pendingPods()...)
 		}
 	}
 	return acts
@@ -617,11 +609,7 @@ func (m *Manager) activateWaitingLocked(acts *Actions) {
 		if g.phase != PhasePending {
 			continue
 		}
-		for _, mb := range g.members {
-			if mb.state == memberPending {
-				acts.Activate = append(acts.Activate, mb.pod)
-			}
-		}
+		acts.Activate = append(acts.Activate, g.pendingPods()...)
 	}
 }
 
@@ -671,6 +659,25 @@ func (m *Manager) HasReservations() bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return len(m.reserving) > 0
+}
+
+// CreationTime returns when the group was created (its PodGroup, or its
+// Spark driver), zero if unknown. The queue orders groups by it.
+func (m *Manager) CreationTime(key Key) time.Time {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if g := m.groups[key]; g != nil {
+		return g.creationTime()
+	}
+	return time.Time{}
+}
+
+// SetPodGroupAPI tells the Manager whether the PodGroup CRD is served, so a
+// pod naming a PodGroup can be told why it waits.
+func (m *Manager) SetPodGroupAPI(served bool) {
+	m.mu.Lock()
+	m.podGroupAPI = served
+	m.mu.Unlock()
 }
 
 // NoteBlocked records a pod that reservations kept off a node, so it is
@@ -833,11 +840,7 @@ func (m *Manager) Permit(pod *v1.Pod) PermitDecision {
 		m.releaseLocked(g, d.Message, &d.Actions)
 		return d
 	}
-	for _, uid := range sortedUIDs(g.members) {
-		if mb := g.members[uid]; mb.state == memberPending {
-			d.Activate = append(d.Activate, mb.pod)
-		}
-	}
+	d.Activate = g.pendingPods()
 	d.Wait = wait
 	d.Message = fmt.Sprintf("pod group %s has %d/%d members placed", key, placed, g.spec.MinMember)
 	return d
@@ -936,11 +939,7 @@ func (m *Manager) Tick() Actions {
 			continue
 		}
 		if !now.Before(r.at) && g.phase == PhasePending && !r.activated() {
-			for _, mb := range g.members {
-				if mb.state == memberPending {
-					acts.Activate = append(acts.Activate, mb.pod)
-				}
-			}
+			acts.Activate = append(acts.Activate, g.pendingPods()...)
 			r.at = time.Time{}
 			m.retry[key] = r
 		}

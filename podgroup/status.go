@@ -66,22 +66,3 @@ func StatusEqual(a, b schedv1alpha1.PodGroupStatus) bool {
 	return a.Phase == b.Phase && a.Running == b.Running && a.Succeeded == b.Succeeded && a.Failed == b.Failed &&
 		a.OccupiedBy == b.OccupiedBy && a.ScheduleStartTime.Unix() == b.ScheduleStartTime.Unix()
 }
-
-// CreationTime returns when the group was created (its PodGroup, or its
-// Spark driver), zero if unknown. The queue orders groups by it.
-func (m *Manager) CreationTime(key Key) time.Time {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if g := m.groups[key]; g != nil {
-		return g.creationTime()
-	}
-	return time.Time{}
-}
-
-// SetPodGroupAPI tells the Manager whether the PodGroup CRD is served, so a
-// pod naming a PodGroup can be told why it waits.
-func (m *Manager) SetPodGroupAPI(served bool) {
-	m.mu.Lock()
-	m.podGroupAPI = served
-	m.mu.Unlock()
-}

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/gangsched/gangsched/manifests"
 	w "github.com/gangsched/gangsched/test/wrappers"
 )
 
@@ -24,39 +25,16 @@ const SchedulerName = "gang-scheduler"
 type Scheduler struct {
 	// Name labels the scheduler in reports.
 	Name string
-	// Profile is the KubeSchedulerConfiguration profile body (the list item
-	// under profiles:, without schedulerName).
-	Profile string
+	// Stock runs kube-scheduler's default profile instead of gangsched's.
+	Stock bool
 }
 
 // DefaultScheduler is kube-scheduler's stock profile, built from the same
 // Kubernetes module as gang-scheduler.
-var DefaultScheduler = Scheduler{Name: "default", Profile: ""}
+var DefaultScheduler = Scheduler{Name: "default", Stock: true}
 
-// GangScheduler is gangsched's profile, as in manifests/.
-var GangScheduler = Scheduler{Name: "gangsched", Profile: `    plugins:
-      multiPoint:
-        enabled:
-          - name: Gang
-            weight: 5
-        disabled:
-          - name: PrioritySort
-`}
-
-// config renders a full configuration for the scheduler.
-func (s Scheduler) config(kubeconfig string) string {
-	return fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-clientConnection:
-  kubeconfig: %s
-  qps: 200
-  burst: 400
-leaderElection:
-  leaderElect: false
-profiles:
-  - schedulerName: %s
-%s`, kubeconfig, SchedulerName, s.Profile)
-}
+// GangScheduler is gangsched as manifests/ configures it.
+var GangScheduler = Scheduler{Name: "gangsched"}
 
 // Process is a scheduler running as its own process.
 type Process struct {
@@ -68,8 +46,12 @@ type Process struct {
 // configuration against the cluster of kubeconfig, logging into dir, and
 // waits until it binds a canary pod in namespace.
 func StartProcess(ctx context.Context, s Scheduler, binary, kubeconfig, dir string, client kubernetes.Interface, namespace string) (*Process, error) {
+	cfg, err := manifests.SchedulerConfig(kubeconfig, s.Stock, nil)
+	if err != nil {
+		return nil, err
+	}
 	cfgPath := filepath.Join(dir, s.Name+"-config.yaml")
-	if err := os.WriteFile(cfgPath, []byte(s.config(kubeconfig)), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 		return nil, err
 	}
 	logFile, err := os.Create(filepath.Join(dir, s.Name+"-scheduler.log"))

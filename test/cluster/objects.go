@@ -40,7 +40,7 @@ func (c *Cluster) CreateNodes(ctx context.Context, prefix string, n int, capacit
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	workqueue.ParallelizeUntil(ctx, createWorkers, n, func(i int) {
-		node, err := c.createNode(ctx, MakeNode(fmt.Sprintf("%s-%d", prefix, i), capacity, labels))
+		node, err := c.createNode(ctx, makeNode(fmt.Sprintf("%s-%d", prefix, i), capacity, labels))
 		if err != nil {
 			mu.Lock()
 			if firstErr == nil {
@@ -79,8 +79,8 @@ func (c *Cluster) createNode(ctx context.Context, node *v1.Node) (*v1.Node, erro
 	return updated, nil
 }
 
-// MakeNode returns the node that CreateNodes creates for name.
-func MakeNode(name string, capacity v1.ResourceList, labels map[string]string) *v1.Node {
+// makeNode returns the node that CreateNodes creates for name.
+func makeNode(name string, capacity v1.ResourceList, labels map[string]string) *v1.Node {
 	capacity = capacity.DeepCopy()
 	if capacity == nil {
 		capacity = v1.ResourceList{}

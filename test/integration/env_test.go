@@ -8,12 +8,12 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
 
 	"github.com/gangsched/gangsched/test/cluster"
-	w "github.com/gangsched/gangsched/test/wrappers"
 )
 
 // env is one test's cluster: its own API server (on the shared etcd), the
@@ -26,7 +26,7 @@ type env struct {
 }
 
 // newEnv starts an API server and a scheduler with the given configuration.
-func newEnv(t *testing.T, schedulerConfig string) *env {
+func newEnv(t *testing.T, config schedulerConfig) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -42,23 +42,17 @@ func newEnv(t *testing.T, schedulerConfig string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startScheduler(t, c, schedulerConfig)
+	startScheduler(t, c, config)
 	return &env{t: t, ctx: ctx, c: c, ns: ns}
 }
 
-// nodes creates nodes with the given CPU and 32Gi of memory each.
+// nodes creates n nodes with the given CPU and 32Gi of memory each.
 func (e *env) nodes(prefix string, n int, cpu string) {
 	e.t.Helper()
-	for i := 0; i < n; i++ {
-		node := w.MakeNode(fmt.Sprintf("%s-%d", prefix, i), "cpu", cpu, "memory", "32Gi").Obj()
-		created, err := e.c.Client.CoreV1().Nodes().Create(e.ctx, node, metav1.CreateOptions{})
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		created.Status = node.Status // create ignores status
-		if _, err := e.c.Client.CoreV1().Nodes().UpdateStatus(e.ctx, created, metav1.UpdateOptions{}); err != nil {
-			e.t.Fatal(err)
-		}
+	if _, err := e.c.CreateNodes(e.ctx, prefix, n, v1.ResourceList{
+		v1.ResourceCPU: resource.MustParse(cpu), v1.ResourceMemory: resource.MustParse("32Gi"),
+	}, nil); err != nil {
+		e.t.Fatal(err)
 	}
 }
 

@@ -10,8 +10,10 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
 	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
 
+	configv1 "github.com/gangsched/gangsched/apis/config/v1"
 	"github.com/gangsched/gangsched/podgroup"
 	w "github.com/gangsched/gangsched/test/wrappers"
 )
@@ -21,7 +23,7 @@ import (
 // member is released and nothing stays bound. Pods without a group schedule
 // meanwhile. Once the member is free to go, the whole group binds.
 func TestPermitTimeoutReleasesEveryMember(t *testing.T) {
-	e := newEnv(t, gangConfig(""))
+	e := newEnv(t, gangConfig(nil))
 	e.nodes("n", 1, "8")
 	e.createPodGroup(w.MakePodGroup("", "trio").MinMember(3).Timeout(2).Obj())
 	held := w.MakePod("", "trio-2").Group("trio").Obj()
@@ -45,7 +47,7 @@ func TestPermitTimeoutReleasesEveryMember(t *testing.T) {
 // A member that fits nowhere once admitted (a host port the planner does
 // not model) releases the whole group instead of leaving part of it bound.
 func TestUnplaceableMemberReleasesGroup(t *testing.T) {
-	e := newEnv(t, gangConfig("permitTimeoutSeconds: 30"))
+	e := newEnv(t, gangConfig(func(a *configv1.GangArgs) { a.PermitTimeoutSeconds = ptr.To[int64](30) }))
 	e.nodes("n", 1, "8")
 	e.createPodGroup(w.MakePodGroup("", "ports").MinMember(2).Obj())
 	var pods []*v1.Pod
@@ -62,7 +64,7 @@ func TestUnplaceableMemberReleasesGroup(t *testing.T) {
 // Bad input waits with a clear reason naming the field, binds nothing and
 // does not disturb anyone else.
 func TestBadInputWaitsWithReason(t *testing.T) {
-	e := newEnv(t, gangConfig(""))
+	e := newEnv(t, gangConfig(nil))
 	e.nodes("n", 1, "8")
 
 	// minMember omitted reads as 0.
@@ -106,7 +108,7 @@ func TestBadInputWaitsWithReason(t *testing.T) {
 // PodGroup status follows what the pods do: Pending, then Scheduling once
 // admitted, Running when minMember run, Finished when they succeed.
 func TestPodGroupStatusFollowsPods(t *testing.T) {
-	e := newEnv(t, gangConfig(""))
+	e := newEnv(t, gangConfig(nil))
 	e.nodes("n", 1, "8")
 	e.createPodGroup(w.MakePodGroup("", "st").MinMember(2).Obj())
 	e.create(w.MakePod("", "st-0").Group("st").Obj(), w.MakePod("", "st-1").Group("st").Obj())

@@ -14,7 +14,7 @@ import (
 // A group of 5 on a cluster with room for 4: nothing binds, and the pods
 // say why; one more node and all 5 bind.
 func TestGroupBindsWholeOrNotAtAll(t *testing.T) {
-	e := newEnv(t, gangConfig(""))
+	e := newEnv(t, gangConfig(nil))
 	e.nodes("small", 2, "2")
 	e.createPodGroup(w.MakePodGroup("", "five").MinMember(5).Obj())
 	var pods []*v1.Pod
@@ -35,7 +35,7 @@ func TestGroupBindsWholeOrNotAtAll(t *testing.T) {
 // Members of a PodGroup wait outside the queue until minMember exist, and
 // say so.
 func TestGroupWaitsForItsMembers(t *testing.T) {
-	e := newEnv(t, gangConfig(""))
+	e := newEnv(t, gangConfig(nil))
 	e.nodes("n", 1, "8")
 	e.createPodGroup(w.MakePodGroup("", "three").MinMember(3).Obj())
 	e.create(w.MakePod("", "three-0").Group("three").Obj(), w.MakePod("", "three-1").Group("three").Obj())
@@ -60,7 +60,7 @@ func sparkApp(name string, n int) (*v1.Pod, []*v1.Pod) {
 // gang-scheduler one runs whole and the other waits whole; when the first
 // ends, the second runs.
 func TestSparkAppsDoNotDeadlock(t *testing.T) {
-	e := newEnv(t, gangConfig(""))
+	e := newEnv(t, gangConfig(nil))
 	e.nodes("n", 2, "3")
 	d1, x1 := sparkApp("one", 3)
 	d2, x2 := sparkApp("two", 3)
@@ -122,7 +122,7 @@ func TestDefaultSchedulerDeadlocksSparkApps(t *testing.T) {
 // executors land in the room reserved for them even when a flood of other
 // pods arrives first.
 func TestDriverReservationHoldsAgainstFlood(t *testing.T) {
-	e := newEnv(t, gangConfig(""))
+	e := newEnv(t, gangConfig(nil))
 	e.nodes("first", 1, "4")
 	driver, execs := sparkApp("big", 4) // 1 + 4 CPU
 	d := e.create(driver)[0]
@@ -149,7 +149,7 @@ func TestDriverReservationHoldsAgainstFlood(t *testing.T) {
 // and all executors. The driver is bound only when all of minResources fits,
 // and the rest is held for the executors.
 func TestSparkOperatorPodGroupReservesMinResources(t *testing.T) {
-	e := newEnv(t, gangConfig(""))
+	e := newEnv(t, gangConfig(nil))
 	e.nodes("n", 1, "4")
 	e.createPodGroup(w.MakePodGroup("", "pi-pg").MinMember(1).MinResources("cpu", "6", "memory", "6Gi").Obj())
 	driver := w.MakeSparkDriver("", "pi").Group("pi-pg").Req("cpu", "1", "memory", "1Gi").Obj()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,68 +13,50 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/kubernetes/cmd/kube-scheduler/app"
 	"k8s.io/kubernetes/cmd/kube-scheduler/app/options"
+	"k8s.io/utils/ptr"
 
 	_ "github.com/gangsched/gangsched/apis/config/scheme"
+	configv1 "github.com/gangsched/gangsched/apis/config/v1"
+	"github.com/gangsched/gangsched/manifests"
 	"github.com/gangsched/gangsched/plugins"
 	"github.com/gangsched/gangsched/test/cluster"
 )
 
-// gangConfig is the scheduler configuration of manifests/, without leader
-// election, with short timeouts for tests; args are extra GangArgs lines.
-func gangConfig(args string) string {
-	return `apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-leaderElection:
-  leaderElect: false
-profiles:
-  - schedulerName: gang-scheduler
-    plugins:
-      multiPoint:
-        enabled:
-          - name: Gang
-            weight: 5
-        disabled:
-          - name: PrioritySort
-    pluginConfig:
-      - name: Gang
-        args:
-          apiVersion: kubescheduler.config.k8s.io/v1
-          kind: GangArgs
-          retryBackoffSeconds: 1
-          maxRetryBackoffSeconds: 2
-` + indent(args, "          ")
-}
-
-// defaultConfig is a stock kube-scheduler profile answering to the same
-// scheduler name, for comparisons on identical input.
-const defaultConfig = `apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-leaderElection:
-  leaderElect: false
-profiles:
-  - schedulerName: gang-scheduler
-`
-
-func indent(s, prefix string) string {
-	var b strings.Builder
-	for _, line := range strings.Split(s, "\n") {
-		if strings.TrimSpace(line) != "" {
-			b.WriteString(prefix + strings.TrimSpace(line) + "\n")
-		}
+// gangConfig is the shipped configuration (manifests/) with short retry
+// backoffs for tests, changed further by args.
+func gangConfig(args func(*configv1.GangArgs)) schedulerConfig {
+	return func(kubeconfig string) ([]byte, error) {
+		return manifests.SchedulerConfig(kubeconfig, false, func(a *configv1.GangArgs) {
+			a.RetryBackoffSeconds = ptr.To[int64](1)
+			a.MaxRetryBackoffSeconds = ptr.To[int64](2)
+			if args != nil {
+				args(a)
+			}
+		})
 	}
-	return b.String()
 }
+
+// defaultConfig is kube-scheduler's stock profile under the same scheduler
+// name, for comparisons on identical input.
+func defaultConfig(kubeconfig string) ([]byte, error) {
+	return manifests.SchedulerConfig(kubeconfig, true, nil)
+}
+
+// schedulerConfig renders a configuration for a kubeconfig.
+type schedulerConfig func(kubeconfig string) ([]byte, error)
 
 // startScheduler runs the scheduler in-process against c with the given
 // configuration, the way cmd/gang-scheduler's main does (app.Setup and
 // app.Run with gangsched's plugins), until the test ends.
-func startScheduler(t *testing.T, c *cluster.Cluster, config string) {
+func startScheduler(t *testing.T, c *cluster.Cluster, render schedulerConfig) {
 	t.Helper()
 	dir := t.TempDir()
 	configPath := filepath.Join(dir, "config.yaml")
-	// With --config, kube-scheduler takes the kubeconfig from the file only.
-	config += "clientConnection:\n  kubeconfig: " + c.KubeconfigPath + "\n"
-	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
+	config, err := render(c.KubeconfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(configPath, config, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	opts := options.NewOptions()
