@@ -29,13 +29,13 @@ vet:
 unit:
 	$(GO) test ./apis/... ./resources/... ./podgroup/... ./plugins/... ./test/wrappers/...
 
-## integration: the tests against a real etcd and kube-apiserver
-integration: etcd
-	ETCD_BIN=$(BIN)/etcd $(GO) test -timeout $(TEST_TIMEOUT) ./test/...
+## integration: the tests against a real etcd and kube-apiserver, and of the built binary
+integration: etcd build
+	ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler $(GO) test -timeout $(TEST_TIMEOUT) ./test/...
 
 ## test: vet, unit and integration tests — what CI runs
-test: etcd vet
-	ETCD_BIN=$(BIN)/etcd $(GO) test -timeout $(TEST_TIMEOUT) ./...
+test: etcd build vet
+	ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler $(GO) test -timeout $(TEST_TIMEOUT) ./...
 
 ## demo: Spark-like apps under contention on an embedded cluster, default scheduler vs gangsched
 demo: build etcd

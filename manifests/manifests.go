@@ -22,35 +22,48 @@ import (
 //go:embed scheduler-config.yaml
 var SchedulerConfigYAML []byte
 
-// SchedulerConfig returns the shipped configuration set up to run outside
-// the cluster: the given kubeconfig, no leader election, and Gang arguments
-// changed by args (nil leaves them as shipped). With stock true, the profile
-// is kube-scheduler's default one instead (same scheduler name, no Gang
-// plugin), for comparisons on identical input.
-func SchedulerConfig(kubeconfig string, stock bool, args func(*configv1.GangArgs)) ([]byte, error) {
+// RenderOptions adapt the shipped configuration to where a scheduler runs.
+type RenderOptions struct {
+	// Kubeconfig is the API server to talk to.
+	Kubeconfig string
+	// Stock replaces gangsched's profile by kube-scheduler's default one
+	// (same scheduler name, no Gang plugin), for comparisons on identical
+	// input.
+	Stock bool
+	// LeaderElect keeps leader election (and delayCacheUntilActive) as
+	// shipped; otherwise both are off.
+	LeaderElect bool
+	// Args changes the Gang arguments; nil leaves them as shipped.
+	Args func(*configv1.GangArgs)
+}
+
+// SchedulerConfig returns the shipped configuration adapted by o.
+func SchedulerConfig(o RenderOptions) ([]byte, error) {
 	var cfg schedconfigv1.KubeSchedulerConfiguration
 	if err := yaml.UnmarshalStrict(SchedulerConfigYAML, &cfg); err != nil {
 		return nil, fmt.Errorf("reading scheduler-config.yaml: %w", err)
 	}
-	cfg.ClientConnection.Kubeconfig = kubeconfig
-	cfg.LeaderElection.LeaderElect = ptr.To(false)
-	cfg.DelayCacheUntilActive = false
+	cfg.ClientConnection.Kubeconfig = o.Kubeconfig
+	if !o.LeaderElect {
+		cfg.LeaderElection.LeaderElect = ptr.To(false)
+		cfg.DelayCacheUntilActive = false
+	}
 	for i := range cfg.Profiles {
 		prof := &cfg.Profiles[i]
-		if stock {
+		if o.Stock {
 			prof.Plugins, prof.PluginConfig = nil, nil
 			continue
 		}
 		for j := range prof.PluginConfig {
 			pc := &prof.PluginConfig[j]
-			if pc.Name != names.Gang || args == nil {
+			if pc.Name != names.Gang || o.Args == nil {
 				continue
 			}
 			var gang configv1.GangArgs
 			if err := json.Unmarshal(pc.Args.Raw, &gang); err != nil {
 				return nil, fmt.Errorf("reading Gang args: %w", err)
 			}
-			args(&gang)
+			o.Args(&gang)
 			raw, err := json.Marshal(&gang)
 			if err != nil {
 				return nil, err

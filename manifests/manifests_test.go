@@ -17,10 +17,10 @@ import (
 // with typed, defaulted and overridden Gang arguments.
 func TestSchedulerConfigLoads(t *testing.T) {
 	logger, _ := ktesting.NewTestContext(t)
-	data, err := SchedulerConfig("/tmp/kubeconfig", false, func(a *configv1.GangArgs) {
+	data, err := SchedulerConfig(RenderOptions{Kubeconfig: "/tmp/kubeconfig", Args: func(a *configv1.GangArgs) {
 		a.PermitTimeoutSeconds = new(int64)
 		*a.PermitTimeoutSeconds = 5
-	})
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestSchedulerConfigLoads(t *testing.T) {
 		t.Errorf("args = %+v, want permit 5 and the shipped reservation 300", args)
 	}
 
-	stock, err := SchedulerConfig("/tmp/kubeconfig", true, nil)
+	stock, err := SchedulerConfig(RenderOptions{Kubeconfig: "/tmp/kubeconfig", Stock: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,7 @@ type Process struct {
 // configuration against the cluster of kubeconfig, logging into dir, and
 // waits until it binds a canary pod in namespace.
 func StartProcess(ctx context.Context, s Scheduler, binary, kubeconfig, dir string, client kubernetes.Interface, namespace string) (*Process, error) {
-	cfg, err := manifests.SchedulerConfig(kubeconfig, s.Stock, nil)
+	cfg, err := manifests.SchedulerConfig(manifests.RenderOptions{Kubeconfig: kubeconfig, Stock: s.Stock})
 	if err != nil {
 		return nil, err
 	}

@@ -26,20 +26,20 @@ import (
 // backoffs for tests, changed further by args.
 func gangConfig(args func(*configv1.GangArgs)) schedulerConfig {
 	return func(kubeconfig string) ([]byte, error) {
-		return manifests.SchedulerConfig(kubeconfig, false, func(a *configv1.GangArgs) {
+		return manifests.SchedulerConfig(manifests.RenderOptions{Kubeconfig: kubeconfig, Args: func(a *configv1.GangArgs) {
 			a.RetryBackoffSeconds = ptr.To[int64](1)
 			a.MaxRetryBackoffSeconds = ptr.To[int64](2)
 			if args != nil {
 				args(a)
 			}
-		})
+		}})
 	}
 }
 
 // defaultConfig is kube-scheduler's stock profile under the same scheduler
 // name, for comparisons on identical input.
 func defaultConfig(kubeconfig string) ([]byte, error) {
-	return manifests.SchedulerConfig(kubeconfig, true, nil)
+	return manifests.SchedulerConfig(manifests.RenderOptions{Kubeconfig: kubeconfig, Stock: true})
 }
 
 // schedulerConfig renders a configuration for a kubeconfig.

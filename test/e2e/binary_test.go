@@ -1,0 +1,163 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/gangsched/gangsched/manifests"
+	"github.com/gangsched/gangsched/test/cluster"
+	w "github.com/gangsched/gangsched/test/wrappers"
+)
+
+// The binary runs with the shipped configuration and standard kube-scheduler
+// flags: it takes the leader Lease, serves /healthz and /metrics on its
+// secure port, and schedules a group whole.
+func TestBinaryWithShippedConfig(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := cluster.Start(t)
+	crd, err := cluster.PodGroupCRDPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.InstallCRDs(ctx, crd); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := manifests.SchedulerConfig(manifests.RenderOptions{Kubeconfig: c.KubeconfigPath, LeaderElect: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	logPath := filepath.Join(dir, "scheduler.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary,
+		"--config="+cfgPath,
+		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", port),
+		"--authentication-kubeconfig="+c.KubeconfigPath, "--authorization-kubeconfig="+c.KubeconfigPath,
+		"--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+		"--v=2")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		_ = logFile.Close()
+		if t.Failed() {
+			if data, err := os.ReadFile(logPath); err == nil {
+				t.Logf("scheduler log (tail):\n%s", tail(string(data), 40))
+			}
+		}
+	})
+
+	// It becomes leader.
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		lease, err := c.Client.CoordinationV1().Leases("kube-system").Get(ctx, "gang-scheduler", metav1.GetOptions{})
+		return err == nil && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != "", nil
+	}); err != nil {
+		t.Fatalf("no leader Lease kube-system/gang-scheduler: %v", err)
+	}
+
+	// It serves health and metrics on the secure port.
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	get := func(path string) (int, string) {
+		resp, err := client.Get(fmt.Sprintf("https://127.0.0.1:%d%s", port, path))
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		code, _ := get("/healthz")
+		return code == http.StatusOK, nil
+	}); err != nil {
+		code, body := get("/healthz")
+		t.Fatalf("/healthz: %d %s", code, body)
+	}
+
+	// It schedules a group whole.
+	if _, err := c.CreateNodes(ctx, "n", 2, v1.ResourceList{v1.ResourceCPU: resource.MustParse("4"), v1.ResourceMemory: resource.MustParse("16Gi")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := c.CreateNamespace(ctx, "e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg := w.MakePodGroup(ns, "pair").MinMember(2).Obj()
+	if _, err := c.PodGroups.SchedulingV1alpha1().PodGroups(ns).Create(ctx, pg, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		p := w.MakePod(ns, fmt.Sprintf("pair-%d", i)).Group("pair").Req("cpu", "3").Obj()
+		p.UID = ""
+		if _, err := c.Client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		bound := 0
+		for _, p := range pods.Items {
+			if p.Spec.NodeName != "" {
+				bound++
+			}
+		}
+		return bound == 2, nil
+	}); err != nil {
+		t.Fatalf("the pair was not scheduled: %v", err)
+	}
+
+	code, body := get("/metrics")
+	if code != http.StatusOK || !strings.Contains(body, `scheduler_schedule_attempts_total{profile="gang-scheduler",result="scheduled"}`) {
+		t.Errorf("/metrics: %d, no scheduled attempts of profile gang-scheduler in:\n%s", code, tail(body, 20))
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
