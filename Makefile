@@ -41,10 +41,9 @@ test: etcd build vet
 demo: build etcd
 	ETCD_BIN=$(BIN)/etcd $(GO) run ./bench/cmd/demo -scheduler-binary $(BIN)/gang-scheduler -out _output/demo
 
-## generate: deepcopy for the API types
+## generate: deepcopy, clientset, listers and informers for the API types, and the Queue CRD
 generate:
-	$(GO) run k8s.io/code-generator/cmd/deepcopy-gen@v0.37.2 --output-file zz_generated.deepcopy.go \
-		--go-header-file hack/boilerplate.go.txt ./apis/config ./apis/config/v1
+	hack/update-codegen.sh
 
 clean:
 	rm -rf $(BIN) _output
