@@ -1,0 +1,242 @@
+package podgroup
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+
+	"github.com/gangsched/gangsched/resources"
+)
+
+// Admission is the outcome of Admit for one pod.
+type Admission struct {
+	// Key is the pod's group; InGroup is false for a pod in no group.
+	Key     Key
+	InGroup bool
+	// Admitted: the group is admitted and the pod may be placed.
+	Admitted bool
+	// Message says why not.
+	Message string
+	Actions
+}
+
+// Nodes is the scheduler's view of the nodes in one scheduling cycle.
+type Nodes interface {
+	// Version changes whenever the room or the constraints of any node
+	// change (kube-scheduler's NodeInfo generations give it).
+	Version() uint64
+	// Rooms lists the nodes; it is called only when a plan is needed.
+	Rooms() []NodeRoom
+}
+
+// Admit is the admission check, run for a group member at the start of its
+// scheduling cycle. A pending group is admitted only if the whole group
+// (existing members and members not yet created) fits on nodes at once,
+// after the room reserved by other groups; its room is then reserved.
+func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission {
+	key, ok := KeyOf(pod)
+	if !ok {
+		return Admission{}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	adm := Admission{Key: key, InGroup: true}
+	g := m.groupLocked(key)
+	m.upsertMemberLocked(g, pod, &adm.Actions)
+	now := m.clock.Now()
+	if g.scheduleStart.IsZero() {
+		g.scheduleStart = now
+		adm.Statuses = append(adm.Statuses, key)
+	}
+	live, placed := g.counts()
+	if (g.phase == PhaseFinished || g.phase == PhaseFailed) && live > 0 {
+		g.phase = PhasePending
+	}
+	if g.phase == PhaseAdmitted || g.phase == PhaseRunning {
+		adm.Admitted = true
+		return adm
+	}
+
+	// 1. Is the group declared, valid and complete?
+	switch {
+	case key.Kind == KindPodGroup && g.podGroup == nil && !m.podGroupAPI:
+		adm.Message = fmt.Sprintf("pod group %s not found: the PodGroup CRD (podgroups.scheduling.x-k8s.io) is not installed", key)
+		return adm
+	case key.Kind == KindPodGroup && g.podGroup == nil:
+		adm.Message = fmt.Sprintf("pod group %s not found: create PodGroup %s or remove label %s", key, key.Name, LabelPodGroup)
+		return adm
+	case !g.spec.Valid():
+		adm.Message = g.invalidMessage()
+		return adm
+	case int32(live) < g.spec.MinMember:
+		adm.Message = fmt.Sprintf("pod group %s has %d/%d members", key, live, g.spec.MinMember)
+		return adm
+	}
+	if r, ok := m.retry[key]; ok && now.Before(r.at) {
+		adm.Message = fmt.Sprintf("pod group %s was released and retries in %s", key, r.at.Sub(now).Round(time.Second))
+		return adm
+	}
+
+	// 2. Nothing changed since the last failed plan: same answer.
+	version := nodes.Version()
+	if f := g.failure; f != nil && f.generation == m.generation && f.nodes == version && f.members == live {
+		adm.Message = f.message
+		return adm
+	}
+
+	// 3. Plan the whole group on the nodes, after other groups' reservations.
+	items, required := m.itemsLocked(g, placed)
+	all := nodes.Rooms()
+	rooms := m.roomsLocked(all, key)
+	placement, short := Plan(logger, rooms, items, required)
+	if short != nil {
+		short.ReservedForOthers = m.reservedOnLocked(all, key)
+		adm.Message = fmt.Sprintf("pod group %s %s", key, short.Message())
+		g.failure = &admissionFailure{generation: m.generation, nodes: version, members: live, message: adm.Message}
+		m.eventOnceLocked(g, &adm.Actions, v1.EventTypeNormal, ReasonWaiting, adm.Message)
+		logger.V(4).Info("Pod group does not fit", "podGroup", key, "message", adm.Message)
+		return adm
+	}
+
+	// 4. Admit: reserve the planned room, hold members in Permit until quorum.
+	g.failure = nil
+	g.phase = PhaseAdmitted
+	g.admitted = now
+	g.deadline = now.Add(m.permitTimeoutLocked(g))
+	g.planned = map[types.UID]string{}
+	virtual := 0
+	for i, it := range items {
+		if placement.Nodes[i] == "" {
+			continue
+		}
+		if it.Pod != nil {
+			g.planned[it.Pod.UID] = placement.Nodes[i]
+		} else {
+			virtual++
+		}
+	}
+	m.setReservedLocked(g, placement.PerNode, &adm.Actions)
+	msg := fmt.Sprintf("pod group %s admitted: %d pods planned on %d nodes (%d not created yet), %s reserved",
+		key, len(g.planned)+virtual, len(placement.PerNode), virtual, g.reservedTotal())
+	m.eventLocked(g, &adm.Actions, v1.EventTypeNormal, ReasonAdmitted, msg)
+	logger.V(2).Info("Admitted pod group", "podGroup", key, "pods", len(g.planned)+virtual, "nodes", len(placement.PerNode), "virtual", virtual)
+	for _, uid := range sortedUIDs(g.members) {
+		if _, ok := g.planned[uid]; ok && uid != pod.UID {
+			adm.Activate = append(adm.Activate, g.members[uid].pod)
+		}
+	}
+	adm.Statuses = append(adm.Statuses, key)
+	adm.Admitted = true
+	return adm
+}
+
+// itemsLocked lists what an admission must place: pending members, and the
+// part of MinResources that no member covers, cut into member-sized pieces.
+// Items before the returned index are required; after it, pods beyond
+// MinMember that are placed if they fit.
+func (m *Manager) itemsLocked(g *Group, placed int) ([]Item, int) {
+	var pending []*v1.Pod
+	covered := resources.List{}
+	for _, uid := range sortedUIDs(g.members) {
+		mb := g.members[uid]
+		if !mb.live() {
+			continue
+		}
+		covered.Add(resources.PodRequests(mb.pod))
+		if mb.state == memberPending {
+			pending = append(pending, mb.pod)
+		}
+	}
+	slices.SortStableFunc(pending, CompareMembers)
+	items := make([]Item, 0, len(pending))
+	for _, p := range pending {
+		items = append(items, Item{Pod: p, Requests: resources.PodRequests(p)})
+	}
+	required := len(items)
+	if g.spec.MinResources == nil {
+		required = min(len(items), max(0, int(g.spec.MinMember)-placed))
+	}
+	if g.spec.MinResources != nil {
+		rem := g.spec.MinResources.Clone()
+		rem.Sub(covered)
+		template := g.driver
+		if template == nil && len(pending) > 0 {
+			template = pending[0]
+		}
+		virtual := make([]Item, 0)
+		for _, piece := range splitRemainder(rem, g.memberShape()) {
+			virtual = append(virtual, Item{Template: template, Requests: piece})
+		}
+		// Virtual members are required: insert them before optional pods.
+		items = append(items[:required], append(virtual, items[required:]...)...)
+		required += len(virtual)
+	}
+	return items, required
+}
+
+// CompareMembers orders a group's members: the Spark driver first, then by
+// creation, then by name.
+func CompareMembers(a, b *v1.Pod) int {
+	if da, db := IsSparkDriver(a), IsSparkDriver(b); da != db {
+		if da {
+			return -1
+		}
+		return 1
+	}
+	if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Name, b.Name)
+}
+
+// roomsLocked subtracts the room reserved by groups other than key.
+func (m *Manager) roomsLocked(nodes []NodeRoom, key Key) []NodeRoom {
+	if len(m.reserving) == 0 {
+		return nodes
+	}
+	out := slices.Clone(nodes)
+	for i := range out {
+		cloned := false
+		for k, g := range m.reserving {
+			if k == key {
+				continue
+			}
+			if r := g.reserved[out[i].Name]; r != nil {
+				if !cloned {
+					out[i].Free = out[i].Free.Clone()
+					cloned = true
+				}
+				out[i].Free.Sub(r)
+			}
+		}
+	}
+	return out
+}
+
+// reservedOnLocked sums what groups other than key reserve on the nodes.
+func (m *Manager) reservedOnLocked(nodes []NodeRoom, key Key) resources.List {
+	total := resources.List{}
+	for k, g := range m.reserving {
+		if k == key {
+			continue
+		}
+		for i := range nodes {
+			if r := g.reserved[nodes[i].Name]; r != nil {
+				total.Add(r)
+			}
+		}
+	}
+	return total
+}
+
+func (m *Manager) permitTimeoutLocked(g *Group) time.Duration {
+	if g.spec.ScheduleTimeout > 0 {
+		return g.spec.ScheduleTimeout
+	}
+	return m.cfg.PermitTimeout
+}

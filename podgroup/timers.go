@@ -1,0 +1,45 @@
+package podgroup
+
+import (
+	"fmt"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+)
+
+// Tick runs the group timers: admitted groups past their permit deadline
+// are released, reservations past ReservationTimeout are freed, and
+// released groups whose backoff ended are activated.
+func (m *Manager) Tick() Actions {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var acts Actions
+	now := m.clock.Now()
+	for _, key := range sortedKeys(m.groups) {
+		g := m.groups[key]
+		switch {
+		case g.phase == PhaseAdmitted && !now.Before(g.deadline):
+			_, placed := g.counts()
+			m.releaseLocked(g, fmt.Sprintf("only %d/%d members placed within %s", placed, g.spec.MinMember, m.permitTimeoutLocked(g)), &acts)
+		case g.phase == PhaseRunning && len(g.reserved) > 0 && !now.Before(g.deadline):
+			msg := fmt.Sprintf("pod group %s: freed %s reserved for members not created within %s", key, g.reservedTotal(), m.cfg.ReservationTimeout)
+			m.setReservedLocked(g, nil, &acts)
+			m.eventLocked(g, &acts, v1.EventTypeNormal, ReasonReservationExpired, msg)
+		}
+	}
+	for key, r := range m.retry {
+		g := m.groups[key]
+		if g == nil {
+			delete(m.retry, key)
+			continue
+		}
+		if !now.Before(r.at) && g.phase == PhasePending && !r.activated() {
+			acts.Activate = append(acts.Activate, g.pendingPods()...)
+			r.at = time.Time{}
+			m.retry[key] = r
+		}
+	}
+	return acts
+}
+
+func (r retryState) activated() bool { return r.at.IsZero() }
