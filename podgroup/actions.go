@@ -4,6 +4,8 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/gangsched/gangsched/queue"
 )
 
 // Event reasons gangsched records, on the PodGroup (or the Spark driver) and on pods.
@@ -33,6 +35,8 @@ type Actions struct {
 	Events []Event
 	// Statuses lists groups whose PodGroup status may need writing.
 	Statuses []Key
+	// Queues lists queues whose status may need writing.
+	Queues []queue.Name
 }
 
 // Rejection is a waiting pod to reject, with the reason.
@@ -56,9 +60,10 @@ func (a *Actions) merge(o Actions) {
 	a.Activate = append(a.Activate, o.Activate...)
 	a.Events = append(a.Events, o.Events...)
 	a.Statuses = append(a.Statuses, o.Statuses...)
+	a.Queues = append(a.Queues, o.Queues...)
 }
 
 // Empty reports whether there is nothing to do.
 func (a *Actions) Empty() bool {
-	return len(a.Reject) == 0 && len(a.Allow) == 0 && len(a.Activate) == 0 && len(a.Events) == 0 && len(a.Statuses) == 0
+	return len(a.Reject) == 0 && len(a.Allow) == 0 && len(a.Activate) == 0 && len(a.Events) == 0 && len(a.Statuses) == 0 && len(a.Queues) == 0
 }

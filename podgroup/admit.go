@@ -53,7 +53,7 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 		g.scheduleStart = now
 		adm.Statuses = append(adm.Statuses, key)
 	}
-	live, placed := g.counts()
+	live, _ := g.counts()
 	if (g.phase == PhaseFinished || g.phase == PhaseFailed) && live > 0 {
 		g.phase = PhasePending
 	}
@@ -82,57 +82,120 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 		return adm
 	}
 
-	// 2. Nothing changed since the last failed plan: same answer.
+	// 2. Does its queue let it in?
+	f := m.fairnessLocked()
+	if msg := m.queueCheckLocked(g, f); msg != "" {
+		adm.Message = fmt.Sprintf("pod group %s waits: %s", key, msg)
+		m.eventOnceLocked(g, &adm.Actions, v1.EventTypeNormal, ReasonWaiting, adm.Message)
+		return adm
+	}
+
+	// 3. Does the whole group fit on the nodes, after other groups' reservations?
+	plan := m.planLocked(logger, g, nodes)
+	if plan.message != "" {
+		adm.Message = plan.message
+		m.eventOnceLocked(g, &adm.Actions, v1.EventTypeNormal, ReasonWaiting, adm.Message)
+		return adm
+	}
+
+	// 4. Fair order: a group ahead of it (its queue further below its fair
+	// share, or higher priority or older in the same queue) that fits now
+	// goes first. A group that stays ahead without being admitted (its pods
+	// fail elsewhere) is passed over after deferLimit.
+	for _, h := range m.aheadLocked(g, f) {
+		if m.planLocked(logger, h, nodes).message != "" {
+			continue
+		}
+		if g.deferral == nil || g.deferral.to != h.key {
+			g.deferral = &deferral{to: h.key, since: now}
+		}
+		if now.Sub(g.deferral.since) > deferLimit {
+			continue
+		}
+		adm.Message = fmt.Sprintf("pod group %s waits for pod group %s of queue %s to go first (queue %s at %.0f%% of its fair share, %s at %.0f%%)",
+			key, h.key, f.queueOf[h.key], f.queueOf[h.key], 100*f.ratio(f.queueOf[h.key]), f.queueOf[key], 100*f.ratio(f.queueOf[key]))
+		adm.Activate = append(adm.Activate, h.pendingPods()...)
+		return adm
+	}
+	g.deferral = nil
+
+	// 5. Admit: reserve the planned room, hold members in Permit until quorum.
+	m.admitLocked(logger, g, plan, pod, &adm.Actions)
+	adm.Admitted = true
+	return adm
+}
+
+// deferLimit is how long a group defers to the same group ahead of it.
+const deferLimit = 10 * time.Second
+
+// deferral records that a group let another go first.
+type deferral struct {
+	to    Key
+	since time.Time
+}
+
+// planResult is an admission plan for a group.
+type planResult struct {
+	items     []Item
+	placement *Placement
+	// message says why the group does not fit; empty when it does.
+	message string
+}
+
+// planLocked plans the whole group on the nodes, after other groups'
+// reservations. A failure is remembered until the nodes, the reservations
+// or the group's members change.
+func (m *Manager) planLocked(logger klog.Logger, g *Group, nodes Nodes) planResult {
+	live, placed := g.counts()
 	version := nodes.Version()
 	if f := g.failure; f != nil && f.generation == m.generation && f.nodes == version && f.members == live {
-		adm.Message = f.message
-		return adm
+		return planResult{message: f.message}
 	}
-
-	// 3. Plan the whole group on the nodes, after other groups' reservations.
 	items, required := m.itemsLocked(g, placed)
 	all := nodes.Rooms()
-	rooms := m.roomsLocked(all, key)
-	placement, short := Plan(logger, rooms, items, required)
+	placement, short := Plan(logger, m.roomsLocked(all, g.key), items, required)
 	if short != nil {
-		short.ReservedForOthers = m.reservedOnLocked(all, key)
-		adm.Message = fmt.Sprintf("pod group %s %s", key, short.Message())
-		g.failure = &admissionFailure{generation: m.generation, nodes: version, members: live, message: adm.Message}
-		m.eventOnceLocked(g, &adm.Actions, v1.EventTypeNormal, ReasonWaiting, adm.Message)
-		logger.V(4).Info("Pod group does not fit", "podGroup", key, "message", adm.Message)
-		return adm
+		short.ReservedForOthers = m.reservedOnLocked(all, g.key)
+		msg := fmt.Sprintf("pod group %s %s", g.key, short.Message())
+		g.failure = &admissionFailure{generation: m.generation, nodes: version, members: live, message: msg}
+		logger.V(4).Info("Pod group does not fit", "podGroup", g.key, "message", msg)
+		return planResult{message: msg}
 	}
-
-	// 4. Admit: reserve the planned room, hold members in Permit until quorum.
 	g.failure = nil
+	return planResult{items: items, placement: placement}
+}
+
+// admitLocked admits g on plan: its room is reserved, and its members are
+// held in Permit until MinMember are placed. pod is the member whose cycle
+// admits it; the others are activated.
+func (m *Manager) admitLocked(logger klog.Logger, g *Group, plan planResult, pod *v1.Pod, acts *Actions) {
+	now := m.clock.Now()
 	g.phase = PhaseAdmitted
 	g.admitted = now
 	g.deadline = now.Add(m.permitTimeoutLocked(g))
 	g.planned = map[types.UID]string{}
 	virtual := 0
-	for i, it := range items {
-		if placement.Nodes[i] == "" {
+	for i, it := range plan.items {
+		if plan.placement.Nodes[i] == "" {
 			continue
 		}
 		if it.Pod != nil {
-			g.planned[it.Pod.UID] = placement.Nodes[i]
+			g.planned[it.Pod.UID] = plan.placement.Nodes[i]
 		} else {
 			virtual++
 		}
 	}
-	m.setReservedLocked(g, placement.PerNode, &adm.Actions)
+	m.setReservedLocked(g, plan.placement.PerNode, acts)
 	msg := fmt.Sprintf("pod group %s admitted: %d pods planned on %d nodes (%d not created yet), %s reserved",
-		key, len(g.planned)+virtual, len(placement.PerNode), virtual, g.reservedTotal())
-	m.eventLocked(g, &adm.Actions, v1.EventTypeNormal, ReasonAdmitted, msg)
-	logger.V(2).Info("Admitted pod group", "podGroup", key, "pods", len(g.planned)+virtual, "nodes", len(placement.PerNode), "virtual", virtual)
+		g.key, len(g.planned)+virtual, len(plan.placement.PerNode), virtual, g.reservedTotal())
+	m.eventLocked(g, acts, v1.EventTypeNormal, ReasonAdmitted, msg)
+	logger.V(2).Info("Admitted pod group", "podGroup", g.key, "pods", len(g.planned)+virtual, "nodes", len(plan.placement.PerNode), "virtual", virtual)
 	for _, uid := range sortedUIDs(g.members) {
 		if _, ok := g.planned[uid]; ok && uid != pod.UID {
-			adm.Activate = append(adm.Activate, g.members[uid].pod)
+			acts.Activate = append(acts.Activate, g.members[uid].pod)
 		}
 	}
-	adm.Statuses = append(adm.Statuses, key)
-	adm.Admitted = true
-	return adm
+	acts.Statuses = append(acts.Statuses, g.key)
 }
 
 // itemsLocked lists what an admission must place: pending members, and the

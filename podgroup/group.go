@@ -86,6 +86,8 @@ type Group struct {
 	// failure remembers the last failed admission, so that the group's other
 	// members need not plan again while nothing has changed.
 	failure *admissionFailure
+	// deferral records the group this one last let go first.
+	deferral *deferral
 	// lastEvent is the message of the last Event recorded for the group, to
 	// record one Event per change, not per attempt.
 	lastEvent string

@@ -13,6 +13,8 @@ import (
 	"k8s.io/utils/clock"
 	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
 
+	"github.com/gangsched/gangsched/apis/scheduling/v1alpha1"
+	"github.com/gangsched/gangsched/queue"
 	"github.com/gangsched/gangsched/resources"
 )
 
@@ -55,6 +57,16 @@ type Manager struct {
 	retry map[Key]retryState
 	// podGroupAPI is whether the PodGroup CRD is served.
 	podGroupAPI bool
+
+	// tree is the queue hierarchy; queueObjs the Queue objects it was built
+	// from, and queueEvents the last Event recorded on each.
+	tree        *queue.Tree
+	queueObjs   map[queue.Name]*v1alpha1.Queue
+	queueEvents map[queue.Name]string
+	// nodeAllocatable holds each node's allocatable resources; capacity is
+	// their sum, nil until computed again.
+	nodeAllocatable map[string]resources.List
+	capacity        resources.List
 }
 
 type retryState struct {
@@ -76,6 +88,11 @@ func NewManager(cfg Config, clk clock.PassiveClock) *Manager {
 		gateNoticed: map[types.UID]struct{}{},
 		retry:       map[Key]retryState{},
 		podGroupAPI: true,
+
+		tree:            queue.Build(nil),
+		queueObjs:       map[queue.Name]*v1alpha1.Queue{},
+		queueEvents:     map[queue.Name]string{},
+		nodeAllocatable: map[string]resources.List{},
 	}
 }
 
@@ -284,8 +301,8 @@ func (m *Manager) DeletePodGroup(pg *schedv1alpha1.PodGroup) Actions {
 }
 
 // Resync returns what a scheduler that just became active must write: the
-// status of every PodGroup, and an Event for every invalid group (a standby
-// replica writes nothing).
+// status of every PodGroup and Queue, and an Event for every invalid group
+// and queue (a standby replica writes nothing).
 func (m *Manager) Resync() Actions {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -298,6 +315,14 @@ func (m *Manager) Resync() Actions {
 		if !g.spec.Valid() {
 			g.lastEvent = ""
 			m.eventLocked(g, &acts, v1.EventTypeWarning, ReasonInvalid, g.invalidMessage())
+		}
+	}
+	for _, name := range m.tree.Names() {
+		if q, n := m.queueObjs[name], m.tree.Get(name); q != nil && !n.Valid() {
+			acts.Events = append(acts.Events, Event{Object: q, Type: v1.EventTypeWarning, Reason: ReasonInvalid, Message: m.queueEvents[name]})
+		}
+		if m.queueObjs[name] != nil {
+			acts.Queues = append(acts.Queues, name)
 		}
 	}
 	return acts

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/gangsched/gangsched/apis/scheduling/v1alpha1"
@@ -45,7 +46,8 @@ type Tree struct {
 	namespaces map[string]Name
 }
 
-// Build validates the queues and links them into a tree. Objects may come in
+// Build validates the queues and links them into a tree, with a default
+// queue (weight 1, no limits) when queues has none. Objects may come in
 // any order; a queue is invalid when its weight is negative, a guaranteed
 // amount exceeds its max, its parent does not exist or is invalid, or it is
 // on a cycle. Namespaces claimed by two queues go to the first by name.
@@ -55,6 +57,12 @@ func Build(queues []*v1alpha1.Queue) *Tree {
 	slices.SortFunc(sorted, func(a, b *v1alpha1.Queue) int { return cmp.Compare(a.Name, b.Name) })
 	for _, q := range sorted {
 		t.nodes[Name(q.Name)] = nodeOf(q)
+	}
+	// The default queue exists even before its object does.
+	if _, ok := t.nodes[v1alpha1.DefaultQueue]; !ok {
+		t.nodes[v1alpha1.DefaultQueue] = &Node{Name: v1alpha1.DefaultQueue, Weight: 1}
+		sorted = append(sorted, &v1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.DefaultQueue}})
+		slices.SortFunc(sorted, func(a, b *v1alpha1.Queue) int { return cmp.Compare(a.Name, b.Name) })
 	}
 	// Parents must exist; cycles are found by walking up.
 	spec := field.NewPath("spec")

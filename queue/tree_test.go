@@ -42,6 +42,7 @@ func TestBuildValidates(t *testing.T) {
 	})
 	want := map[Name]string{
 		"ok":             "",
+		"default":        "",
 		"child":          "",
 		"orphan":         `spec.parent: Not found: "missing"`,
 		"loop-a":         `spec.parent: Invalid value: "loop-b": forms a cycle of parents`,
@@ -70,7 +71,7 @@ func TestFairSharesHierarchy(t *testing.T) {
 		q("idle", "", 1, guaranteed("4")),
 	})
 	got := tree.FairShares(cpu(12), map[Name]resources.List{"c1": cpu(100), "c2": cpu(100), "q": cpu(100)})
-	want := map[Name]resources.List{"p": cpu(6), "c1": cpu(2), "c2": cpu(4), "q": cpu(6), "idle": {}}
+	want := map[Name]resources.List{"p": cpu(6), "c1": cpu(2), "c2": cpu(4), "q": cpu(6), "idle": {}, "default": {}}
 	for name := range got {
 		got[name] = nonZero(got[name])
 	}

@@ -26,11 +26,8 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
@@ -38,7 +35,9 @@ import (
 	"k8s.io/utils/clock"
 	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
 	pgclientset "sigs.k8s.io/scheduler-plugins/pkg/generated/clientset/versioned"
-	pginformers "sigs.k8s.io/scheduler-plugins/pkg/generated/informers/externalversions"
+
+	"github.com/gangsched/gangsched/apis/scheduling/v1alpha1"
+	queueclientset "github.com/gangsched/gangsched/client/clientset/versioned"
 
 	"github.com/gangsched/gangsched/apis/config"
 	"github.com/gangsched/gangsched/apis/config/validation"
@@ -53,6 +52,10 @@ const Name = names.Gang
 // expiry, retry backoff) are checked.
 const tickInterval = time.Second
 
+// queueStatusInterval is how often every Queue's status is brought up to
+// date (written only when it changed).
+const queueStatusInterval = 2 * time.Second
+
 // crdPollInterval is how often a scheduler started without the PodGroup CRD
 // checks whether it was installed.
 const crdPollInterval = 30 * time.Second
@@ -64,9 +67,11 @@ type Gang struct {
 	logger  klog.Logger
 
 	pgClient pgclientset.Interface
-	// pgWatched is set once the PodGroup informer runs.
-	pgWatched atomic.Bool
-	status    *statusWriter
+	// queueClient reads and writes gangsched's Queues; queuesWatched is
+	// set once their informer runs.
+	queueClient   queueclientset.Interface
+	queuesWatched atomic.Bool
+	status        *statusWriter
 	// schedulerPodsSynced tells whether the scheduler's pod informer synced.
 	schedulerPodsSynced cache.InformerSynced
 	// active is set once this replica schedules; until then it records no
@@ -126,50 +131,22 @@ func newWithClock(ctx context.Context, args *config.GangArgs, h fwk.Handle, clk 
 			return nil, fmt.Errorf("building the PodGroup client: %w", err)
 		}
 		pl.pgClient = client
+		if pl.queueClient, err = queueclientset.NewForConfig(cfg); err != nil {
+			return nil, fmt.Errorf("building the Queue client: %w", err)
+		}
 	}
 	pl.status = newStatusWriter(pl)
 
 	if err := pl.watchPods(ctx); err != nil {
 		return nil, err
 	}
-	pl.watchPodGroups(ctx)
+	if err := pl.watchNodes(); err != nil {
+		return nil, err
+	}
+	pl.watchCRDs(ctx)
 	go pl.activate(ctx)
 	go wait.UntilWithContext(ctx, func(ctx context.Context) { pl.act(ctx, pl.manager.Tick()) }, tickInterval)
 	return pl, nil
-}
-
-// watchPods feeds the Manager. Members of PodGroups come from an informer of
-// their own that also sees pods that ended (kube-scheduler's informer drops
-// Succeeded and Failed pods as if deleted), since their PodGroup's status
-// counts them; all other pods of this profile come from the scheduler's
-// informer. The two feeds never carry the same pod.
-func (pl *Gang) watchPods(ctx context.Context) error {
-	ours := func(pod *v1.Pod) bool { return pod != nil && pod.Spec.SchedulerName == pl.handle.ProfileName() }
-	handler := func(filter func(*v1.Pod) bool) cache.ResourceEventHandler {
-		return cache.FilteringResourceEventHandler{
-			FilterFunc: func(obj interface{}) bool { return filter(podOf(obj)) },
-			Handler: cache.ResourceEventHandlerFuncs{
-				AddFunc:    func(obj interface{}) { pl.act(ctx, pl.manager.UpsertPod(podOf(obj))) },
-				UpdateFunc: func(_, obj interface{}) { pl.act(ctx, pl.manager.UpsertPod(podOf(obj))) },
-				DeleteFunc: func(obj interface{}) { pl.act(ctx, pl.manager.DeletePod(podOf(obj))) },
-			},
-		}
-	}
-	schedulerPods := pl.handle.SharedInformerFactory().Core().V1().Pods().Informer()
-	if _, err := schedulerPods.AddEventHandler(handler(func(pod *v1.Pod) bool {
-		return ours(pod) && pod.Labels[podgroup.LabelPodGroup] == ""
-	})); err != nil {
-		return fmt.Errorf("watching pods: %w", err)
-	}
-	pl.schedulerPodsSynced = schedulerPods.HasSynced
-
-	members := informers.NewSharedInformerFactoryWithOptions(pl.handle.ClientSet(), 0,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = podgroup.LabelPodGroup }))
-	if _, err := members.Core().V1().Pods().Informer().AddEventHandler(handler(ours)); err != nil {
-		return fmt.Errorf("watching PodGroup members: %w", err)
-	}
-	members.Start(ctx.Done())
-	return nil
 }
 
 // activate waits until this scheduler is the active one, then writes what a
@@ -181,101 +158,15 @@ func (pl *Gang) activate(ctx context.Context) {
 		return
 	}
 	pl.active.Store(true)
-	pl.logger.V(2).Info("Scheduler is active; writing PodGroup status and Events")
+	pl.logger.V(2).Info("Scheduler is active; writing PodGroup and Queue status and Events")
+	pl.ensureDefaultQueue(ctx)
 	pl.act(ctx, pl.manager.Resync())
+	go wait.UntilWithContext(ctx, func(context.Context) {
+		for _, name := range pl.manager.QueueNames() {
+			pl.status.enqueueQueue(name)
+		}
+	}, queueStatusInterval)
 	pl.status.run(ctx)
-}
-
-// podOf returns the pod in an informer event, unwrapping a tombstone.
-func podOf(obj interface{}) *v1.Pod {
-	switch t := obj.(type) {
-	case *v1.Pod:
-		return t
-	case cache.DeletedFinalStateUnknown:
-		if p, ok := t.Obj.(*v1.Pod); ok {
-			return p
-		}
-	}
-	utilruntime.HandleError(fmt.Errorf("unexpected object of type %T in a pod event", obj))
-	return nil
-}
-
-// watchPodGroups starts the PodGroup informer once the CRD is served: right
-// away if it is, else as soon as a later check finds it. Without the CRD,
-// Spark apps are still grouped by their labels.
-func (pl *Gang) watchPodGroups(ctx context.Context) {
-	if pl.pgClient == nil {
-		pl.manager.SetPodGroupAPI(false)
-		return
-	}
-	if pl.startPodGroupInformer(ctx) {
-		return
-	}
-	pl.manager.SetPodGroupAPI(false)
-	pl.logger.Info("PodGroup CRD is not served; grouping Spark apps by their labels only until it is", "crd", "podgroups.scheduling.x-k8s.io")
-	go wait.UntilWithContext(ctx, func(ctx context.Context) {
-		if !pl.pgWatched.Load() && pl.startPodGroupInformer(ctx) {
-			pl.logger.Info("PodGroup CRD is now served")
-		}
-	}, crdPollInterval)
-}
-
-func (pl *Gang) startPodGroupInformer(ctx context.Context) bool {
-	if pl.pgWatched.Load() {
-		return true
-	}
-	resources, err := pl.pgClient.Discovery().ServerResourcesForGroupVersion(schedv1alpha1.SchemeGroupVersion.String())
-	if err != nil {
-		return false
-	}
-	served := false
-	for _, r := range resources.APIResources {
-		if r.Name == "podgroups" {
-			served = true
-		}
-	}
-	if !served {
-		return false
-	}
-	factory := pginformers.NewSharedInformerFactory(pl.pgClient, 0)
-	informer := factory.Scheduling().V1alpha1().PodGroups()
-	pgOf := func(obj interface{}) *schedv1alpha1.PodGroup {
-		switch t := obj.(type) {
-		case *schedv1alpha1.PodGroup:
-			return t
-		case cache.DeletedFinalStateUnknown:
-			if pg, ok := t.Obj.(*schedv1alpha1.PodGroup); ok {
-				return pg
-			}
-		}
-		utilruntime.HandleError(fmt.Errorf("unexpected object of type %T in a PodGroup event", obj))
-		return nil
-	}
-	if _, err := informer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(obj interface{}) {
-			if pg := pgOf(obj); pg != nil {
-				pl.act(ctx, pl.manager.UpsertPodGroup(pg))
-			}
-		},
-		UpdateFunc: func(_, obj interface{}) {
-			if pg := pgOf(obj); pg != nil {
-				pl.act(ctx, pl.manager.UpsertPodGroup(pg))
-			}
-		},
-		DeleteFunc: func(obj interface{}) {
-			if pg := pgOf(obj); pg != nil {
-				pl.act(ctx, pl.manager.DeletePodGroup(pg))
-			}
-		},
-	}); err != nil {
-		utilruntime.HandleError(fmt.Errorf("watching PodGroups: %w", err))
-		return false
-	}
-	factory.Start(ctx.Done())
-	factory.WaitForCacheSync(ctx.Done())
-	pl.pgWatched.Store(true)
-	pl.manager.SetPodGroupAPI(true)
-	return true
 }
 
 // act carries out what the Manager decided, outside its lock.
@@ -310,16 +201,27 @@ func (pl *Gang) act(ctx context.Context, acts podgroup.Actions) {
 			pl.status.enqueue(key)
 		}
 	}
+	for _, name := range acts.Queues {
+		pl.status.enqueueQueue(name)
+	}
 }
 
 // withTypeMeta returns obj with its apiVersion and kind set, which the
 // event recorder needs to refer to a PodGroup read from an informer.
 func withTypeMeta(obj runtime.Object) runtime.Object {
-	if pg, ok := obj.(*schedv1alpha1.PodGroup); ok && pg.Kind == "" {
-		pg = pg.DeepCopy()
-		pg.APIVersion = schedv1alpha1.SchemeGroupVersion.String()
-		pg.Kind = "PodGroup"
-		return pg
+	switch o := obj.(type) {
+	case *schedv1alpha1.PodGroup:
+		if o.Kind == "" {
+			o = o.DeepCopy()
+			o.APIVersion, o.Kind = schedv1alpha1.SchemeGroupVersion.String(), "PodGroup"
+		}
+		return o
+	case *v1alpha1.Queue:
+		if o.Kind == "" {
+			o = o.DeepCopy()
+			o.APIVersion, o.Kind = v1alpha1.SchemeGroupVersion.String(), "Queue"
+		}
+		return o
 	}
 	return obj
 }

@@ -16,7 +16,10 @@ import (
 	podutil "k8s.io/kubernetes/pkg/api/v1/pod"
 	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
 
+	"github.com/gangsched/gangsched/apis/scheduling/v1alpha1"
 	"github.com/gangsched/gangsched/podgroup"
+	"github.com/gangsched/gangsched/queue"
+	"github.com/gangsched/gangsched/resources"
 )
 
 // statusWriter writes, in the background, what the scheduling path must not
@@ -30,9 +33,11 @@ type statusWriter struct {
 	notices map[types.NamespacedName]notice
 }
 
-// writeItem is one thing to write: a PodGroup's status, or a pod's notice.
+// writeItem is one thing to write: a PodGroup's status, a Queue's status,
+// or a pod's notice.
 type writeItem struct {
 	podGroup *podgroup.Key
+	queue    queue.Name
 	pod      types.NamespacedName
 }
 
@@ -53,6 +58,10 @@ func newStatusWriter(pl *Gang) *statusWriter {
 func (w *statusWriter) enqueue(key podgroup.Key) {
 	k := key
 	w.queue.Add(writeItem{podGroup: &k})
+}
+
+func (w *statusWriter) enqueueQueue(name queue.Name) {
+	w.queue.Add(writeItem{queue: name})
 }
 
 // notifyPod asks for pod to be told msg: a PodScheduled=False condition and
@@ -83,9 +92,12 @@ func (w *statusWriter) processNext(ctx context.Context) bool {
 	}
 	defer w.queue.Done(item)
 	var err error
-	if item.podGroup != nil {
+	switch {
+	case item.podGroup != nil:
 		err = w.writePodGroupStatus(ctx, *item.podGroup)
-	} else {
+	case item.queue != "":
+		err = w.writeQueueStatus(ctx, item.queue)
+	default:
 		err = w.writePodNotice(ctx, item.pod)
 	}
 	if err != nil {
@@ -114,6 +126,42 @@ func (w *statusWriter) writePodGroupStatus(ctx context.Context, key podgroup.Key
 		return fmt.Errorf("PodGroup %s changed while writing its status: %w", key, err)
 	}
 	return err
+}
+
+// writeQueueStatus writes a Queue's observed status, if it changed.
+func (w *statusWriter) writeQueueStatus(ctx context.Context, name queue.Name) error {
+	q, want, ok := w.pl.manager.QueueStatus(name)
+	if !ok || w.pl.queueClient == nil || queueStatusEqual(q.Status, want) {
+		return nil
+	}
+	updated := q.DeepCopy()
+	updated.Status = want
+	_, err := w.pl.queueClient.SchedulingV1alpha1().Queues().UpdateStatus(ctx, updated, metav1.UpdateOptions{})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil // the informer brings the new object, and the next sync writes again
+	}
+	return err
+}
+
+// queueStatusEqual compares statuses as the API keeps them: quantities by
+// value, conditions without their transition time.
+func queueStatusEqual(a, b v1alpha1.QueueStatus) bool {
+	lists := [][2]v1.ResourceList{{a.Allocated, b.Allocated}, {a.Pending, b.Pending}, {a.FairShare, b.FairShare}, {a.Borrowed, b.Borrowed}}
+	for _, l := range lists {
+		if !resources.FromResourceList(l[0]).Equal(resources.FromResourceList(l[1])) {
+			return false
+		}
+	}
+	if a.AdmittedGroups != b.AdmittedGroups || a.PendingGroups != b.PendingGroups || len(a.Conditions) != len(b.Conditions) {
+		return false
+	}
+	for i := range a.Conditions {
+		x, y := a.Conditions[i], b.Conditions[i]
+		if x.Type != y.Type || x.Status != y.Status || x.Reason != y.Reason || x.Message != y.Message || x.ObservedGeneration != y.ObservedGeneration {
+			return false
+		}
+	}
+	return true
 }
 
 // writePodNotice sets PodScheduled=False with the reason and records an Event.

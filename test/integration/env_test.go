@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +36,11 @@ func newEnv(t *testing.T, config schedulerConfig) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.InstallCRDs(ctx, crd); err != nil {
+	root, err := cluster.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.InstallCRDs(ctx, crd, filepath.Join(root, "manifests", "crds", "scheduling.gangsched.io_queues.yaml")); err != nil {
 		t.Fatal(err)
 	}
 	ns, err := c.CreateNamespace(ctx, "gang")

@@ -1,0 +1,371 @@
+package podgroup
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gangsched/gangsched/apis/scheduling/v1alpha1"
+	"github.com/gangsched/gangsched/queue"
+	"github.com/gangsched/gangsched/resources"
+)
+
+// SetQueues replaces the queue tree with one built from queues. Invalid
+// queues get an Event; every queue's status is to be written again; pending
+// groups are activated, since limits and shares may have changed.
+func (m *Manager) SetQueues(queues []*v1alpha1.Queue) Actions {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var acts Actions
+	m.tree = queue.Build(queues)
+	old := m.queueObjs
+	m.queueObjs = map[queue.Name]*v1alpha1.Queue{}
+	for _, q := range queues {
+		name := queue.Name(q.Name)
+		m.queueObjs[name] = q
+		n := m.tree.Get(name)
+		if !n.Valid() {
+			msg := fmt.Sprintf("queue %s is invalid and admits nothing: %s", name, n.Errs.ToAggregate())
+			if m.queueEvents[name] != msg {
+				acts.Events = append(acts.Events, Event{Object: q, Type: v1.EventTypeWarning, Reason: ReasonInvalid, Message: msg})
+			}
+			m.queueEvents[name] = msg
+		} else {
+			delete(m.queueEvents, name)
+		}
+		acts.Queues = append(acts.Queues, name)
+	}
+	for name := range old {
+		if _, ok := m.queueObjs[name]; !ok {
+			delete(m.queueEvents, name)
+		}
+	}
+	for _, key := range sortedKeys(m.groups) {
+		if g := m.groups[key]; g.phase == PhasePending {
+			acts.Activate = append(acts.Activate, g.pendingPods()...)
+			g.failure = nil
+		}
+	}
+	return acts
+}
+
+// UpsertNode records a node's allocatable resources, whose sum is the
+// capacity the queues share.
+func (m *Manager) UpsertNode(node *v1.Node) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.nodeAllocatable[node.Name] = resources.FromResourceList(node.Status.Allocatable)
+	m.capacity = nil
+}
+
+// DeleteNode forgets a node.
+func (m *Manager) DeleteNode(node *v1.Node) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.nodeAllocatable, node.Name)
+	m.capacity = nil
+}
+
+func (m *Manager) capacityLocked() resources.List {
+	if m.capacity == nil {
+		m.capacity = resources.List{}
+		for _, a := range m.nodeAllocatable {
+			m.capacity.Add(a)
+		}
+		delete(m.capacity, resources.Pods)
+	}
+	return m.capacity
+}
+
+// queueOfLocked returns the queue a group is admitted through: the
+// gangsched.io/queue label of its PodGroup, else of its Spark driver, else
+// the queue that owns its namespace, else the default queue.
+func (m *Manager) queueOfLocked(g *Group) queue.Name {
+	if g.podGroup != nil {
+		if q := g.podGroup.Labels[v1alpha1.QueueLabel]; q != "" {
+			return queue.Name(q)
+		}
+	}
+	if g.driver != nil {
+		if q := g.driver.Labels[v1alpha1.QueueLabel]; q != "" {
+			return queue.Name(q)
+		}
+	}
+	if q, ok := m.tree.NamespaceQueue(g.key.Namespace); ok {
+		return q
+	}
+	return v1alpha1.DefaultQueue
+}
+
+// priority is the highest priority among the group's live members.
+func (g *Group) priority() int32 {
+	p, any := int32(0), false
+	for _, mb := range g.members {
+		if mb.live() {
+			if pp := podPriority(mb.pod); !any || pp > p {
+				p, any = pp, true
+			}
+		}
+	}
+	return p
+}
+
+func podPriority(pod *v1.Pod) int32 {
+	if pod.Spec.Priority != nil {
+		return *pod.Spec.Priority
+	}
+	return 0
+}
+
+// demand is what the whole group needs once admitted: its live members and
+// the part of MinResources they do not cover.
+func (g *Group) demand() resources.List {
+	covered := resources.List{}
+	for _, mb := range g.members {
+		if mb.live() {
+			covered.Add(resources.PodRequests(mb.pod))
+		}
+	}
+	if g.spec.MinResources != nil {
+		rem := g.spec.MinResources.Clone()
+		rem.Sub(covered)
+		covered.Add(rem.NonNegative())
+	}
+	delete(covered, resources.Pods)
+	return covered
+}
+
+// holding is what an admitted group holds: its placed live members and its
+// reserved room.
+func (g *Group) holding() resources.List {
+	h := g.reservedTotal()
+	for _, mb := range g.members {
+		if mb.live() && mb.placed() {
+			h.Add(resources.PodRequests(mb.pod))
+		}
+	}
+	delete(h, resources.Pods)
+	return h
+}
+
+// fairness is the queues' state at one moment: what each holds and waits
+// for, its fair share, and how far below it it is.
+type fairness struct {
+	tree      *queue.Tree
+	allocated map[queue.Name]resources.List // subtree sums
+	pending   map[queue.Name]resources.List
+	admitted  map[queue.Name]int32
+	waiting   map[queue.Name]int32
+	shares    map[queue.Name]resources.List
+	queueOf   map[Key]queue.Name
+}
+
+// fairnessLocked takes stock of every group and computes fair shares.
+func (m *Manager) fairnessLocked() *fairness {
+	f := &fairness{
+		tree:      m.tree,
+		allocated: map[queue.Name]resources.List{},
+		pending:   map[queue.Name]resources.List{},
+		admitted:  map[queue.Name]int32{},
+		waiting:   map[queue.Name]int32{},
+		queueOf:   map[Key]queue.Name{},
+	}
+	demand := map[queue.Name]resources.List{}
+	add := func(to map[queue.Name]resources.List, q queue.Name, l resources.List) {
+		if to[q] == nil {
+			to[q] = resources.List{}
+		}
+		to[q].Add(l)
+	}
+	for key, g := range m.groups {
+		q := m.queueOfLocked(g)
+		f.queueOf[key] = q
+		switch g.phase {
+		case PhaseAdmitted, PhaseRunning:
+			h := g.holding()
+			add(demand, q, h)
+			f.admitted[q]++
+			// Allocation counts up the tree, so a parent's max holds.
+			if n := m.tree.Get(q); n != nil && n.Valid() {
+				for _, a := range n.Ancestry() {
+					add(f.allocated, a.Name, h)
+				}
+			} else {
+				add(f.allocated, q, h)
+			}
+		case PhasePending:
+			if live, _ := g.counts(); live > 0 {
+				d := g.demand()
+				add(demand, q, d)
+				add(f.pending, q, d)
+				f.waiting[q]++
+			}
+		}
+	}
+	f.shares = m.tree.FairShares(m.capacityLocked(), demand)
+	return f
+}
+
+// ratio is how far a queue is into its fair share: its largest
+// allocated/share over the resources it holds or is entitled to. Lower is
+// further below, and first to be served; a queue holding what it has no
+// share of is +Inf.
+func (f *fairness) ratio(q queue.Name) float64 {
+	alloc, share := f.allocated[q], f.shares[q]
+	r := 0.0
+	for name, a := range alloc {
+		if name == resources.Pods || a <= 0 {
+			continue
+		}
+		s := share[name]
+		if s <= 0 {
+			return math.Inf(1)
+		}
+		r = max(r, float64(a)/float64(s))
+	}
+	return r
+}
+
+// compare orders pending groups for admission: the queue furthest below its
+// fair share first, then higher priority, then the older group, then by key.
+func (f *fairness) compare(a, b *Group) int {
+	if c := cmp.Compare(f.ratio(f.queueOf[a.key]), f.ratio(f.queueOf[b.key])); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.priority(), a.priority()); c != 0 {
+		return c
+	}
+	if c := a.creationTime().Compare(b.creationTime()); c != 0 {
+		return c
+	}
+	return cmp.Or(cmp.Compare(a.key.Namespace, b.key.Namespace), cmp.Compare(a.key.Name, b.key.Name), cmp.Compare(a.key.Kind, b.key.Kind))
+}
+
+// queueCheckLocked says why the queue does not let g in, or "": the queue
+// must exist, be valid and be a leaf, and g must fit under the max of the
+// queue and of every queue above it.
+func (m *Manager) queueCheckLocked(g *Group, f *fairness) string {
+	name := f.queueOf[g.key]
+	n := m.tree.Get(name)
+	switch {
+	case n == nil:
+		return fmt.Sprintf("queue %s not found: create it or set label %s to an existing queue", name, v1alpha1.QueueLabel)
+	case !n.Valid():
+		return fmt.Sprintf("queue %s is invalid: %s", name, n.Errs.ToAggregate())
+	case !n.IsLeaf():
+		return fmt.Sprintf("queue %s has child queues: groups go to leaf queues", name)
+	}
+	need := g.demand()
+	for _, a := range n.Ancestry() {
+		if a.Max == nil {
+			continue
+		}
+		after := f.allocated[a.Name].Clone()
+		after.Add(need)
+		for _, res := range need.Names() {
+			if mx, capped := a.Max[res]; capped && after[res] > mx {
+				return fmt.Sprintf("queue %s is at its max: holds %s %s of max %s, the group needs %s %s more",
+					a.Name, res, resources.Format(res, f.allocated[a.Name][res]), resources.Format(res, mx), res, resources.Format(res, need[res]))
+			}
+		}
+	}
+	return ""
+}
+
+// eligibleLocked reports whether a pending group could be admitted if it
+// fit: declared, valid, complete, not backing off, and let in by its queue.
+func (m *Manager) eligibleLocked(g *Group, f *fairness) bool {
+	if g.phase != PhasePending || !g.spec.Valid() || (g.key.Kind == KindPodGroup && g.podGroup == nil) {
+		return false
+	}
+	live, _ := g.counts()
+	if int32(live) < g.spec.MinMember || len(g.pendingPods()) == 0 {
+		return false
+	}
+	if r, ok := m.retry[g.key]; ok && m.clock.Now().Before(r.at) {
+		return false
+	}
+	return m.queueCheckLocked(g, f) == ""
+}
+
+// maxAhead bounds how many groups ahead of a group Admit plans, to keep an
+// admission attempt cheap.
+const maxAhead = 4
+
+// aheadLocked lists the eligible pending groups that come before g in fair
+// order and should get the room first: the head of every queue, and the
+// groups of g's own queue, that compare before g; at most maxAhead, in
+// order.
+func (m *Manager) aheadLocked(g *Group, f *fairness) []*Group {
+	own := f.queueOf[g.key]
+	heads := map[queue.Name]*Group{}
+	var ahead []*Group
+	for _, key := range sortedKeys(m.groups) {
+		h := m.groups[key]
+		if h == g || !m.eligibleLocked(h, f) || f.compare(h, g) >= 0 {
+			continue
+		}
+		q := f.queueOf[key]
+		if q == own {
+			ahead = append(ahead, h)
+			continue
+		}
+		if cur := heads[q]; cur == nil || f.compare(h, cur) < 0 {
+			heads[q] = h
+		}
+	}
+	for _, h := range heads {
+		ahead = append(ahead, h)
+	}
+	slices.SortFunc(ahead, f.compare)
+	if len(ahead) > maxAhead {
+		ahead = ahead[:maxAhead]
+	}
+	return ahead
+}
+
+// QueueStatus returns the status a Queue should show and the Queue it
+// belongs on; ok is false for a queue the Manager does not know.
+func (m *Manager) QueueStatus(name queue.Name) (*v1alpha1.Queue, v1alpha1.QueueStatus, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	q := m.queueObjs[name]
+	if q == nil {
+		return nil, v1alpha1.QueueStatus{}, false
+	}
+	f := m.fairnessLocked()
+	st := *q.Status.DeepCopy()
+	st.Allocated = f.allocated[name].ToResourceList()
+	st.Pending = f.pending[name].ToResourceList()
+	st.FairShare = f.shares[name].ToResourceList()
+	borrowed := f.allocated[name].Clone()
+	borrowed.Sub(f.shares[name])
+	st.Borrowed = borrowed.NonNegative().ToResourceList()
+	st.AdmittedGroups, st.PendingGroups = f.admitted[name], f.waiting[name]
+	cond := metav1.Condition{Type: v1alpha1.ConditionValid, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonValid,
+		Message: "queue admits groups", ObservedGeneration: q.Generation}
+	if n := m.tree.Get(name); n != nil && !n.Valid() {
+		cond.Status, cond.Reason = metav1.ConditionFalse, v1alpha1.ReasonInvalidSpec
+		cond.Message = strings.TrimSpace(n.Errs.ToAggregate().Error())
+	}
+	meta.SetStatusCondition(&st.Conditions, cond)
+	return q, st, true
+}
+
+// QueueNames lists the queues the Manager knows.
+func (m *Manager) QueueNames() []queue.Name {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	names := make([]queue.Name, 0, len(m.queueObjs))
+	for n := range m.queueObjs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
