@@ -22,6 +22,9 @@ type Admission struct {
 	Admitted bool
 	// Message says why not.
 	Message string
+	// NoRoom is set when the group was turned away only for lack of room,
+	// which preemption may make.
+	NoRoom bool
 	Actions
 }
 
@@ -32,6 +35,8 @@ type Nodes interface {
 	Version() uint64
 	// Rooms lists the nodes; it is called only when a plan is needed.
 	Rooms() []NodeRoom
+	// Pods lists the pods on each node, for preemption.
+	Pods() map[string][]*v1.Pod
 }
 
 // Admit is the admission check, run for a group member at the start of its
@@ -94,6 +99,7 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 	plan := m.planLocked(logger, g, nodes)
 	if plan.message != "" {
 		adm.Message = plan.message
+		adm.NoRoom = true
 		m.eventOnceLocked(g, &adm.Actions, v1.EventTypeNormal, ReasonWaiting, adm.Message)
 		return adm
 	}

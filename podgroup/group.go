@@ -86,6 +86,11 @@ type Group struct {
 	// failure remembers the last failed admission, so that the group's other
 	// members need not plan again while nothing has changed.
 	failure *admissionFailure
+	// victims are the pods preempted to make room for this group; its
+	// members are placed once they are gone.
+	victims map[types.UID]bool
+	// evicting is set while the group is being preempted.
+	evicting bool
 	// deferral records the group this one last let go first.
 	deferral *deferral
 	// lastEvent is the message of the last Event recorded for the group, to

@@ -163,8 +163,18 @@ func (m *Manager) upsertMemberLocked(g *Group, pod *v1.Pod, acts *Actions) {
 	if prev != mb.state || phaseChanged {
 		acts.Statuses = append(acts.Statuses, g.key)
 	}
+	// A group found with MinMember members on nodes (after a restart, or
+	// bound by someone else) is running, whoever admitted it.
+	if mb.state == memberBound && g.phase == PhasePending {
+		if _, placed := g.counts(); int32(placed) >= g.spec.MinMember {
+			g.phase = PhaseRunning
+		}
+	}
 	if mb.state == memberDone && prev != memberDone {
 		delete(m.gateNoticed, pod.UID)
+		if pod.DeletionTimestamp == nil {
+			m.victimGoneLocked(pod.UID, acts)
+		}
 		if prev != memberPending {
 			m.generation++
 		}
@@ -196,6 +206,7 @@ func (m *Manager) DeletePod(pod *v1.Pod) Actions {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var acts Actions
+	m.victimGoneLocked(pod.UID, &acts)
 	delete(m.blocked, pod.UID)
 	delete(m.gateNoticed, pod.UID)
 	key, ok := KeyOf(pod)
@@ -231,6 +242,7 @@ func (m *Manager) settleLocked(g *Group, acts *Actions) {
 	if len(g.reserved) > 0 {
 		m.setReservedLocked(g, nil, acts)
 	}
+	g.evicting = false
 	if len(g.members) > 0 {
 		succeeded := 0
 		for _, mb := range g.members {
@@ -243,7 +255,8 @@ func (m *Manager) settleLocked(g *Group, acts *Actions) {
 		} else {
 			g.phase = PhaseFailed
 		}
-	} else if g.phase == PhaseAdmitted {
+	} else {
+		// No pods left: new ones are a new run of the group.
 		g.phase = PhasePending
 	}
 	if g.podGroup == nil && (len(g.members) == 0 || g.key.Kind == KindSparkApp) {

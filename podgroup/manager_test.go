@@ -38,6 +38,7 @@ type fixedNodes []podgroup.NodeRoom
 
 func (f fixedNodes) Version() uint64            { return uint64(len(f)) }
 func (f fixedNodes) Rooms() []podgroup.NodeRoom { return f }
+func (f fixedNodes) Pods() map[string][]*v1.Pod { return nil }
 
 func fixed(rooms []podgroup.NodeRoom) podgroup.Nodes { return fixedNodes(rooms) }
 

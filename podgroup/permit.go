@@ -202,7 +202,7 @@ func (m *Manager) Unplaceable(pod *v1.Pod, why string) Actions {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if g := m.groups[key]; g != nil && g.phase == PhaseAdmitted {
+	if g := m.groups[key]; g != nil && g.phase == PhaseAdmitted && len(g.victims) == 0 {
 		m.releaseLocked(g, fmt.Sprintf("member %s fits on no node: %s", klog.KObj(pod), why), &acts)
 	}
 	return acts
@@ -223,6 +223,7 @@ func (m *Manager) releaseLocked(g *Group, reason string, acts *Actions) {
 	g.phase = PhasePending
 	g.planned = nil
 	g.failure = nil
+	g.victims = nil
 	r := m.retry[g.key]
 	backoff := m.cfg.RetryBackoff << min(r.releases, 10)
 	if m.cfg.MaxRetryBackoff > 0 {

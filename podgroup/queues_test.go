@@ -118,3 +118,5 @@ func TestFairOrderAcrossQueues(t *testing.T) {
 		t.Errorf("older still deferred to a group that never came: %s", adm.Message)
 	}
 }
+
+func resourceMust(s string) resource.Quantity { return resource.MustParse(s) }

@@ -18,6 +18,8 @@ func (m *Manager) Tick() Actions {
 	for _, key := range sortedKeys(m.groups) {
 		g := m.groups[key]
 		switch {
+		case g.phase == PhaseAdmitted && len(g.victims) > 0 && !now.Before(g.deadline):
+			m.releaseLocked(g, fmt.Sprintf("%d preempted pods did not exit within %s", len(g.victims), victimsTimeout), &acts)
 		case g.phase == PhaseAdmitted && !now.Before(g.deadline):
 			_, placed := g.counts()
 			m.releaseLocked(g, fmt.Sprintf("only %d/%d members placed within %s", placed, g.spec.MinMember, m.permitTimeoutLocked(g)), &acts)

@@ -33,6 +33,8 @@ type preFilterState struct {
 	// reservations, so that PostFilter can ask for the pod to be activated
 	// when reserved room is freed.
 	blocked atomic.Bool
+	// noRoom is set when the pod's group was turned away for lack of room.
+	noRoom bool
 }
 
 // Clone returns the state itself: Filter only reads it, and blocked may be
@@ -78,9 +80,11 @@ func (pl *Gang) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod
 		state.Write(preFilterStateKey, &preFilterState{requests: resources.PodRequests(pod), reservedByOthers: reserved})
 		return nil, nil
 	}
-	adm := pl.manager.Admit(pl.logger, pod, snapshotNodes(nodes))
+	adm := pl.manager.Admit(pl.logger, pod, newSnapshotNodes(nodes))
 	pl.act(ctx, adm.Actions)
 	if !adm.Admitted {
+		// PostFilter preempts for a group turned away for lack of room only.
+		state.Write(preFilterStateKey, &preFilterState{noRoom: adm.NoRoom})
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, adm.Message)
 	}
 	state.Write(preFilterStateKey, &preFilterState{
@@ -117,36 +121,82 @@ func (pl *Gang) Filter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, n
 	return nil
 }
 
-// PostFilter runs when the pod fits on no node. A member of an admitted
-// group that has not reached minMember releases the whole group; a pod kept
-// off reserved room is activated when that room is freed. It never succeeds,
-// so preemption plugins after it still run.
+// PostFilter runs when the pod fits on no node.
+//
+// For a group member: a member of an admitted group that has not reached
+// minMember releases the whole group; a pending group turned away for lack
+// of room preempts whole groups (see podgroup.Manager.Preempt). For a pod
+// in no group, kube-scheduler's default preemption runs, with victims
+// limited to pods in no group, so that no group is ever preempted in part.
+// A pod kept off reserved room is activated when that room is freed.
 func (pl *Gang) PostFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, statuses fwk.NodeToStatusReader) (*fwk.PostFilterResult, *fwk.Status) {
-	if s, err := getPreFilterState(state); err == nil && s.blocked.Load() {
+	s, _ := getPreFilterState(state)
+	if s != nil && s.blocked.Load() {
 		pl.manager.NoteBlocked(pod)
 	}
-	if _, inGroup := podgroup.KeyOf(pod); inGroup {
-		pl.act(ctx, pl.manager.Unplaceable(pod, "no node passes the filters"))
+	if _, inGroup := podgroup.KeyOf(pod); !inGroup {
+		return pl.lonePreemption.PostFilter(ctx, state, pod, statuses)
 	}
-	return nil, fwk.NewStatus(fwk.Unschedulable)
+	pl.act(ctx, pl.manager.Unplaceable(pod, "no node passes the filters"))
+	if s == nil || !s.noRoom {
+		return nil, fwk.NewStatus(fwk.Unschedulable)
+	}
+	nodeInfos, err := pl.handle.SnapshotSharedLister().NodeInfos().List()
+	if err != nil {
+		return nil, fwk.AsStatus(err)
+	}
+	plan, acts := pl.manager.Preempt(pl.logger, pod, newSnapshotNodes(nodeInfos), pl.disruptionAllowed)
+	pl.act(ctx, acts)
+	if len(plan.Victims) == 0 {
+		return nil, fwk.NewStatus(fwk.Unschedulable, "preemption: "+plan.Message)
+	}
+	go pl.evict(ctx, pod, plan.Victims)
+	return nil, fwk.NewStatus(fwk.Unschedulable, "preemption: "+plan.Message)
 }
 
-// snapshotNodes is the scheduler's snapshot as podgroup.Nodes.
-type snapshotNodes []fwk.NodeInfo
+// snapshotNodes is the scheduler's snapshot as podgroup.Nodes; it builds
+// the planner's view once.
+type snapshotNodes struct {
+	infos []fwk.NodeInfo
+	rooms []podgroup.NodeRoom
+}
+
+func newSnapshotNodes(infos []fwk.NodeInfo) *snapshotNodes { return &snapshotNodes{infos: infos} }
 
 // Version combines the node count with the newest NodeInfo generation:
 // kube-scheduler bumps a node's generation, from one global counter, on
 // every change of the node or its pods.
-func (s snapshotNodes) Version() uint64 {
+func (s *snapshotNodes) Version() uint64 {
 	var newest int64
-	for _, ni := range s {
+	for _, ni := range s.infos {
 		newest = max(newest, ni.GetGeneration())
 	}
-	return uint64(newest)<<20 ^ uint64(len(s))
+	return uint64(newest)<<20 ^ uint64(len(s.infos))
 }
 
 // Rooms turns the snapshot into the planner's view.
-func (s snapshotNodes) Rooms() []podgroup.NodeRoom { return nodeRooms(s) }
+func (s *snapshotNodes) Rooms() []podgroup.NodeRoom {
+	if s.rooms == nil {
+		s.rooms = nodeRooms(s.infos)
+	}
+	return s.rooms
+}
+
+// Pods lists the pods on each node.
+func (s *snapshotNodes) Pods() map[string][]*v1.Pod {
+	out := make(map[string][]*v1.Pod, len(s.infos))
+	for _, ni := range s.infos {
+		if ni.Node() == nil {
+			continue
+		}
+		pods := make([]*v1.Pod, 0, len(ni.GetPods()))
+		for _, pi := range ni.GetPods() {
+			pods = append(pods, pi.GetPod())
+		}
+		out[ni.Node().Name] = pods
+	}
+	return out
+}
 
 // nodeRooms turns the scheduler's snapshot into the planner's view.
 func nodeRooms(nodes []fwk.NodeInfo) []podgroup.NodeRoom {

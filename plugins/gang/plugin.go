@@ -28,10 +28,12 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
+	policylisters "k8s.io/client-go/listers/policy/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/defaultpreemption"
 	"k8s.io/utils/clock"
 	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
 	pgclientset "sigs.k8s.io/scheduler-plugins/pkg/generated/clientset/versioned"
@@ -72,6 +74,9 @@ type Gang struct {
 	queueClient   queueclientset.Interface
 	queuesWatched atomic.Bool
 	status        *statusWriter
+	// lonePreemption is kube-scheduler's default preemption, for pods in no group.
+	lonePreemption *defaultpreemption.DefaultPreemption
+	pdbLister      policylisters.PodDisruptionBudgetLister
 	// schedulerPodsSynced tells whether the scheduler's pod informer synced.
 	schedulerPodsSynced cache.InformerSynced
 	// active is set once this replica schedules; until then it records no
@@ -136,6 +141,12 @@ func newWithClock(ctx context.Context, args *config.GangArgs, h fwk.Handle, clk 
 		}
 	}
 	pl.status = newStatusWriter(pl)
+	lone, err := newLonePreemption(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	pl.lonePreemption = lone
+	pl.pdbLister = h.SharedInformerFactory().Policy().V1().PodDisruptionBudgets().Lister()
 
 	if err := pl.watchPods(ctx); err != nil {
 		return nil, err

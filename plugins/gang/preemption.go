@@ -1,0 +1,99 @@
+package gang
+
+import (
+	"context"
+	"fmt"
+
+	v1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+	podutil "k8s.io/kubernetes/pkg/api/v1/pod"
+	"k8s.io/kubernetes/pkg/scheduler/apis/config"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/defaultpreemption"
+	plfeature "k8s.io/kubernetes/pkg/scheduler/framework/plugins/feature"
+	"k8s.io/kubernetes/pkg/scheduler/framework/preemption"
+	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
+
+	"github.com/gangsched/gangsched/podgroup"
+)
+
+// newLonePreemption builds kube-scheduler's default preemption, for pods in
+// no group, with victims limited to pods in no group: a group is only ever
+// preempted whole, by Manager.Preempt.
+func newLonePreemption(ctx context.Context, h fwk.Handle) (*defaultpreemption.DefaultPreemption, error) {
+	args := &config.DefaultPreemptionArgs{MinCandidateNodesPercentage: 10, MinCandidateNodesAbsolute: 100}
+	dp, err := defaultpreemption.New(ctx, args, h, plfeature.NewSchedulerFeaturesFromGates(utilfeature.DefaultFeatureGate))
+	if err != nil {
+		return nil, fmt.Errorf("building default preemption: %w", err)
+	}
+	dp.IsEligiblePod = func(_ fwk.NodeInfo, victim preemption.Victim, _ *v1.Pod) bool {
+		for _, pi := range victim.Pods() {
+			if _, inGroup := podgroup.KeyOf(pi.GetPod()); inGroup {
+				return false
+			}
+		}
+		return true
+	}
+	return dp, nil
+}
+
+// disruptionAllowed reports whether evicting pods together keeps every
+// PodDisruptionBudget of their namespaces.
+func (pl *Gang) disruptionAllowed(pods []*v1.Pod) bool {
+	if len(pods) == 0 {
+		return true
+	}
+	pdbs, err := pl.pdbLister.PodDisruptionBudgets(pods[0].Namespace).List(labels.Everything())
+	if err != nil {
+		return true
+	}
+	for _, pdb := range pdbs {
+		if !budgetAllows(pdb, pods) {
+			return false
+		}
+	}
+	return true
+}
+
+func budgetAllows(pdb *policyv1.PodDisruptionBudget, pods []*v1.Pod) bool {
+	selector, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+	if err != nil || selector.Empty() {
+		return true
+	}
+	hit := int32(0)
+	for _, p := range pods {
+		if p.Namespace == pdb.Namespace && selector.Matches(labels.Set(p.Labels)) {
+			hit++
+		}
+	}
+	return hit <= pdb.Status.DisruptionsAllowed
+}
+
+// evict preempts the victims' pods: each is marked DisruptionTarget
+// (PreemptionByScheduler), as kube-scheduler's preemption does, then deleted
+// with its grace period.
+func (pl *Gang) evict(ctx context.Context, preemptor *v1.Pod, victims []podgroup.Victim) {
+	logger := klog.FromContext(ctx)
+	cs := pl.handle.ClientSet()
+	for _, v := range victims {
+		for _, p := range v.Pods {
+			status := p.Status.DeepCopy()
+			if podutil.UpdatePodCondition(status, &v1.PodCondition{
+				Type: v1.DisruptionTarget, Status: v1.ConditionTrue, Reason: v1.PodReasonPreemptionByScheduler,
+				Message: fmt.Sprintf("%s: preempting to accommodate the group of %s: %s", pl.handle.ProfileName(), klog.KObj(preemptor), v.Why),
+			}) {
+				if err := schedutil.PatchPodStatus(ctx, cs, p.Name, p.Namespace, &p.Status, status); err != nil && !apierrors.IsNotFound(err) {
+					logger.V(2).Info("Could not mark a preemption victim", "pod", klog.KObj(p), "err", err)
+				}
+			}
+			if err := cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}}); err != nil && !apierrors.IsNotFound(err) {
+				logger.Error(err, "Could not delete a preemption victim", "pod", klog.KObj(p))
+			}
+		}
+	}
+}

@@ -1,0 +1,361 @@
+package podgroup
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+
+	"github.com/gangsched/gangsched/apis/scheduling/v1alpha1"
+	"github.com/gangsched/gangsched/queue"
+	"github.com/gangsched/gangsched/resources"
+)
+
+// ReasonPreempted is the Event reason on a group (or pod) evicted to make
+// room for another; ReasonPreempting the one on the group it makes room for.
+const (
+	ReasonPreempted  = "Preempted"
+	ReasonPreempting = "GangPreempting"
+)
+
+// victimsTimeout is how long an admitted group waits for the pods it
+// preempted to exit before it is released.
+const victimsTimeout = 5 * time.Minute
+
+// Victim is what preemption evicts: a whole group, or a pod in no group.
+type Victim struct {
+	// Group is the victim's group; nil for a pod in no group.
+	Group *Key
+	// Pods are all its pods on nodes.
+	Pods     []*v1.Pod
+	Queue    queue.Name
+	Priority int32
+	// Why it may be evicted, for Events.
+	Why string
+	// freed is the room evicting it gives back, by node (its pods and its
+	// reservation).
+	freed map[string]resources.List
+	total resources.List
+	name  string
+	newest time.Time
+}
+
+// PreemptionPlan is the outcome of Preempt.
+type PreemptionPlan struct {
+	// Victims to evict, whole; empty when preemption cannot help.
+	Victims []Victim
+	// Message says what was decided, for the preemptor's status.
+	Message string
+}
+
+// Preempt looks for whole groups (and pods in no group) to evict so that
+// the pod's pending group fits, and if it finds them admits the group on the
+// room they free. Eligible victims (policy in eligibleVictimLocked):
+//
+//   - in the preemptor's queue, groups of lower priority;
+//   - in other queues, groups of a queue holding more than its fair share,
+//     if the preemptor's queue stays within its own and the victim's queue
+//     keeps its guaranteed resources and does not fall further below its
+//     share than the preemptor's queue will be.
+//
+// Victims are tried lowest priority first, then from the queue furthest
+// above its share, then smallest, then newest, until the group fits; then
+// each is spared again, most important first, if the group fits without it.
+// allowed reports whether evicting pods keeps every PodDisruptionBudget.
+func (m *Manager) Preempt(logger klog.Logger, pod *v1.Pod, nodes Nodes, allowed func([]*v1.Pod) bool) (PreemptionPlan, Actions) {
+	var acts Actions
+	key, ok := KeyOf(pod)
+	if !ok {
+		return PreemptionPlan{}, acts
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g := m.groups[key]
+	switch {
+	case g == nil || g.phase != PhasePending:
+		return PreemptionPlan{Message: "the group is not waiting for room"}, acts
+	case pod.Spec.PreemptionPolicy != nil && *pod.Spec.PreemptionPolicy == v1.PreemptNever:
+		return PreemptionPlan{Message: "preemptionPolicy is Never"}, acts
+	}
+	f := m.fairnessLocked()
+	if msg := m.queueCheckLocked(g, f); msg != "" {
+		return PreemptionPlan{Message: msg}, acts
+	}
+
+	// 1. Candidates: every group and lone pod on the nodes, with what its
+	// eviction frees.
+	candidates := m.candidatesLocked(g, nodes, f)
+
+	// 2. Try eligible victims in order until the group fits.
+	_, placed := g.counts()
+	items, required := m.itemsLocked(g, placed)
+	base := m.roomsLocked(nodes.Rooms(), key)
+	allocated := map[queue.Name]resources.List{}
+	for q, a := range f.allocated {
+		allocated[q] = a.Clone()
+	}
+	var chosen []*Victim
+	var plan *Placement
+	for _, c := range candidates {
+		if !m.eligibleVictimLocked(g, c, f, allocated) || !allowed(c.Pods) {
+			continue
+		}
+		chosen = append(chosen, c)
+		if a := allocated[c.Queue]; a != nil {
+			a.Sub(c.total)
+		}
+		if p, short := Plan(logger, withFreed(base, chosen), items, required); short == nil {
+			plan = p
+			break
+		}
+	}
+	if plan == nil {
+		return PreemptionPlan{Message: fmt.Sprintf("evicting every eligible group (%d) would not make room", len(chosen))}, acts
+	}
+
+	// 3. Spare what is not needed, most important first.
+	for i := len(chosen) - 1; i >= 0 && len(chosen) > 1; i-- {
+		without := slices.Delete(slices.Clone(chosen), i, i+1)
+		if p, short := Plan(logger, withFreed(base, without), items, required); short == nil {
+			chosen, plan = without, p
+		}
+	}
+
+	// 4. Admit the group on the room the victims free; its members wait
+	// until the victims are gone.
+	victims := make([]Victim, len(chosen))
+	var names []string
+	g.victims = map[types.UID]bool{}
+	for i, c := range chosen {
+		victims[i] = *c
+		names = append(names, c.name)
+		for _, p := range c.Pods {
+			g.victims[p.UID] = true
+		}
+		m.evictLocked(c, g, &acts)
+	}
+	m.admitLocked(logger, g, planResult{items: items, placement: plan}, pod, &acts)
+	g.deadline = m.clock.Now().Add(victimsTimeout)
+	msg := fmt.Sprintf("pod group %s preempts %s (%d pods) to make room, and waits for them to exit", key, strings.Join(names, ", "), len(g.victims))
+	m.eventLocked(g, &acts, v1.EventTypeNormal, ReasonPreempting, msg)
+	logger.V(2).Info("Preempting for pod group", "podGroup", key, "victims", names)
+	return PreemptionPlan{Victims: victims, Message: msg}, acts
+}
+
+// candidatesLocked lists the groups and lone pods on the nodes, in the
+// order preemption tries them.
+func (m *Manager) candidatesLocked(g *Group, nodes Nodes, f *fairness) []*Victim {
+	units := map[string]*Victim{}
+	for node, pods := range nodes.Pods() {
+		for _, p := range pods {
+			if p.DeletionTimestamp != nil {
+				continue
+			}
+			k, inGroup := KeyOf(p)
+			if inGroup && k == g.key {
+				continue
+			}
+			id := "pod " + p.Namespace + "/" + p.Name
+			if inGroup {
+				id = "pod group " + k.String()
+				if vg := m.groups[k]; vg != nil && vg.evicting {
+					continue
+				}
+			}
+			c := units[id]
+			if c == nil {
+				c = &Victim{name: id, freed: map[string]resources.List{}, total: resources.List{}}
+				if inGroup {
+					kk := k
+					c.Group = &kk
+				}
+				units[id] = c
+			}
+			req := resources.PodRequests(p)
+			c.Pods = append(c.Pods, p)
+			if c.freed[node] == nil {
+				c.freed[node] = resources.List{}
+			}
+			c.freed[node].Add(req)
+			c.total.Add(req)
+			c.Priority = max(c.Priority, podPriority(p))
+			if t := p.CreationTimestamp.Time; t.After(c.newest) {
+				c.newest = t
+			}
+		}
+	}
+	out := make([]*Victim, 0, len(units))
+	for _, c := range units {
+		if c.Group != nil {
+			if vg := m.groups[*c.Group]; vg != nil {
+				c.Queue = f.queueOf[*c.Group]
+				c.Priority = max(c.Priority, vg.priority())
+				// Its reservation goes with it.
+				for node, r := range vg.reserved {
+					if c.freed[node] == nil {
+						c.freed[node] = resources.List{}
+					}
+					c.freed[node].Add(r)
+				}
+			} else {
+				c.Queue = m.namespaceQueueLocked(c.Pods[0].Namespace)
+			}
+		} else {
+			c.Queue = m.namespaceQueueLocked(c.Pods[0].Namespace)
+		}
+		delete(c.total, resources.Pods)
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b *Victim) int {
+		return cmp.Or(
+			cmp.Compare(a.Priority, b.Priority),
+			-cmp.Compare(f.ratio(a.Queue), f.ratio(b.Queue)),
+			cmp.Compare(len(a.Pods), len(b.Pods)),
+			-a.newest.Compare(b.newest),
+			cmp.Compare(a.name, b.name))
+	})
+	return out
+}
+
+// namespaceQueueLocked is the queue of a pod in no group.
+func (m *Manager) namespaceQueueLocked(namespace string) queue.Name {
+	if q, ok := m.tree.NamespaceQueue(namespace); ok {
+		return q
+	}
+	return v1alpha1.DefaultQueue
+}
+
+// eligibleVictimLocked applies the preemption policy to one candidate, given
+// what each queue would still hold after the victims chosen so far. It sets
+// the candidate's Why.
+func (m *Manager) eligibleVictimLocked(g *Group, c *Victim, f *fairness, allocated map[queue.Name]resources.List) bool {
+	own := f.queueOf[g.key]
+	prio := g.priority()
+	// Within the preemptor's queue: strictly lower priority.
+	if c.Queue == own {
+		if c.Priority < prio {
+			c.Why = fmt.Sprintf("priority %d below the preemptor's %d in queue %s", c.Priority, prio, own)
+			return true
+		}
+		return false
+	}
+	// Across queues: reclaim what the victim's queue borrows.
+	need := g.demand()
+	ownAfter := f.allocated[own].Clone()
+	ownAfter.Add(need)
+	if !within(ownAfter, f.shares[own], need) {
+		return false // the preemptor's queue would go beyond its own share
+	}
+	vq := m.tree.Get(c.Queue)
+	before := allocated[c.Queue]
+	if vq == nil || before == nil || !exceeds(before, f.shares[c.Queue]) {
+		return false // the victim's queue does not borrow
+	}
+	after := before.Clone()
+	after.Sub(c.total)
+	for name, gv := range vq.Guaranteed {
+		if c.total[name] > 0 && after[name] < gv {
+			return false // never below its guaranteed resources
+		}
+	}
+	if ratioOf(after, f.shares[c.Queue]) < ratioOf(ownAfter, f.shares[own]) {
+		return false // it would end up worse off than the preemptor's queue
+	}
+	c.Why = fmt.Sprintf("queue %s holds %s, above its fair share of %s", c.Queue, before, f.shares[c.Queue])
+	return true
+}
+
+// within reports whether usage stays within share on the resources need names.
+func within(usage, share, need resources.List) bool {
+	for name, n := range need {
+		if n > 0 && usage[name] > share[name] {
+			return false
+		}
+	}
+	return true
+}
+
+// exceeds reports whether usage is above share on some resource.
+func exceeds(usage, share resources.List) bool {
+	for name, u := range usage {
+		if name != resources.Pods && u > share[name] {
+			return true
+		}
+	}
+	return false
+}
+
+// ratioOf is the largest usage/share over the resources used.
+func ratioOf(usage, share resources.List) float64 {
+	r := 0.0
+	for name, u := range usage {
+		if name == resources.Pods || u <= 0 {
+			continue
+		}
+		if share[name] <= 0 {
+			return math.Inf(1)
+		}
+		r = max(r, float64(u)/float64(share[name]))
+	}
+	return r
+}
+
+// withFreed adds what the victims free to the rooms.
+func withFreed(base []NodeRoom, victims []*Victim) []NodeRoom {
+	freed := map[string]resources.List{}
+	for _, v := range victims {
+		for node, r := range v.freed {
+			if freed[node] == nil {
+				freed[node] = resources.List{}
+			}
+			freed[node].Add(r)
+		}
+	}
+	out := slices.Clone(base)
+	for i := range out {
+		if r := freed[out[i].Name]; r != nil {
+			out[i].Free = out[i].Free.Clone()
+			out[i].Free.Add(r)
+		}
+	}
+	return out
+}
+
+// evictLocked marks a victim group as being evicted for g: its reservation
+// is freed, and Events record why, on both sides.
+func (m *Manager) evictLocked(c *Victim, g *Group, acts *Actions) {
+	msg := fmt.Sprintf("preempted by pod group %s (queue %s, priority %d): %s", g.key, m.queueOfLocked(g), g.priority(), c.Why)
+	if c.Group == nil {
+		acts.Events = append(acts.Events, Event{Object: c.Pods[0], Type: v1.EventTypeNormal, Reason: ReasonPreempted, Message: msg})
+		return
+	}
+	vg := m.groups[*c.Group]
+	if vg == nil {
+		return
+	}
+	vg.evicting = true
+	m.setReservedLocked(vg, nil, acts)
+	m.eventLocked(vg, acts, v1.EventTypeNormal, ReasonPreempted, msg)
+}
+
+// victimGoneLocked notes that a pod some group preempted has gone: when the
+// last one goes, the group's members may be placed, within the permit
+// timeout from now.
+func (m *Manager) victimGoneLocked(uid types.UID, acts *Actions) {
+	for _, g := range m.groups {
+		if !g.victims[uid] {
+			continue
+		}
+		delete(g.victims, uid)
+		if len(g.victims) == 0 && g.phase == PhaseAdmitted {
+			g.deadline = m.clock.Now().Add(m.permitTimeoutLocked(g))
+			acts.Activate = append(acts.Activate, g.pendingPods()...)
+		}
+	}
+}
