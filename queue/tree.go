@@ -92,6 +92,13 @@ func Build(queues []*v1alpha1.Queue) *Tree {
 	}
 	for _, q := range sorted {
 		n := t.nodes[Name(q.Name)]
+		// An invalid queue still owns its namespaces: their groups wait
+		// for it to be fixed rather than slip into another queue.
+		for _, ns := range q.Spec.Namespaces {
+			if _, taken := t.namespaces[ns]; !taken {
+				t.namespaces[ns] = n.Name
+			}
+		}
 		if !n.Valid() {
 			continue
 		}
@@ -101,11 +108,6 @@ func Build(queues []*v1alpha1.Queue) *Tree {
 			p := t.nodes[n.Parent]
 			n.parent = p
 			p.children = append(p.children, n)
-		}
-		for _, ns := range q.Spec.Namespaces {
-			if _, taken := t.namespaces[ns]; !taken {
-				t.namespaces[ns] = n.Name
-			}
 		}
 	}
 	return t

@@ -150,7 +150,8 @@ func (pl *Gang) PostFilter(ctx context.Context, state fwk.CycleState, pod *v1.Po
 	if len(plan.Victims) == 0 {
 		return nil, fwk.NewStatus(fwk.Unschedulable, "preemption: "+plan.Message)
 	}
-	go pl.evict(ctx, pod, plan.Victims)
+	// The cycle's context ends with the cycle; eviction outlives it.
+	go pl.evict(pl.ctx, pod, plan.Victims)
 	return nil, fwk.NewStatus(fwk.Unschedulable, "preemption: "+plan.Message)
 }
 

@@ -64,6 +64,8 @@ const crdPollInterval = 30 * time.Second
 
 // Gang admits pod groups all-or-nothing.
 type Gang struct {
+	// ctx lives as long as the scheduler.
+	ctx     context.Context
 	handle  fwk.Handle
 	manager *podgroup.Manager
 	logger  klog.Logger
@@ -118,6 +120,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 func newWithClock(ctx context.Context, args *config.GangArgs, h fwk.Handle, clk clock.Clock) (*Gang, error) {
 	logger := klog.FromContext(ctx).WithValues("plugin", Name)
 	pl := &Gang{
+		ctx:    ctx,
 		handle: h,
 		logger: logger,
 		manager: podgroup.NewManager(podgroup.Config{

@@ -147,18 +147,26 @@ func (e *env) waitCondition(name, want string) {
 	}
 }
 
-// waitEvent waits for an Event on the named object with reason whose note contains want.
+// waitEvent waits for an Event in the test's namespace on the named object
+// with reason whose note contains want.
 func (e *env) waitEvent(kind, name, reason, want string) {
 	e.t.Helper()
+	e.waitEventIn(e.ns, kind, name, reason, want)
+}
+
+// waitEventIn is waitEvent in namespace ns ("" for cluster-scoped objects);
+// an empty name matches any object of the kind.
+func (e *env) waitEventIn(ns, kind, name, reason, want string) {
+	e.t.Helper()
 	var seen []string
-	if err := wait.PollUntilContextTimeout(e.ctx, 200*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
-		list, err := e.c.Client.EventsV1().Events(e.ns).List(e.ctx, metav1.ListOptions{})
+	if err := wait.PollUntilContextTimeout(e.ctx, 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		list, err := e.c.Client.EventsV1().Events(ns).List(e.ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, nil
 		}
 		seen = seen[:0]
 		for _, ev := range list.Items {
-			if ev.Regarding.Kind == kind && ev.Regarding.Name == name {
+			if ev.Regarding.Kind == kind && (name == "" || ev.Regarding.Name == name) {
 				seen = append(seen, ev.Reason+": "+ev.Note)
 				if ev.Reason == reason && strings.Contains(ev.Note, want) {
 					return true, nil
@@ -171,10 +179,13 @@ func (e *env) waitEvent(kind, name, reason, want string) {
 	}
 }
 
-func (e *env) describe(names ...string) string {
+func (e *env) describe(names ...string) string { return e.describeIn(e.ns, names...) }
+
+// describeIn tells, for people reading a failure, where each pod is and why.
+func (e *env) describeIn(ns string, names ...string) string {
 	var b strings.Builder
 	for _, name := range names {
-		p, err := e.c.Client.CoreV1().Pods(e.ns).Get(e.ctx, name, metav1.GetOptions{})
+		p, err := e.c.Client.CoreV1().Pods(ns).Get(e.ctx, name, metav1.GetOptions{})
 		if err != nil {
 			fmt.Fprintf(&b, "\n  %s: %v", name, err)
 			continue
