@@ -100,6 +100,10 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 	if plan.message != "" {
 		adm.Message = plan.message
 		adm.NoRoom = true
+		m.drainLocked(logger, g, nodes, &adm.Actions)
+		if g.draining {
+			adm.Message += "; nodes are reserved for it as they drain"
+		}
 		m.eventOnceLocked(g, &adm.Actions, v1.EventTypeNormal, ReasonWaiting, adm.Message)
 		return adm
 	}
@@ -176,6 +180,7 @@ func (m *Manager) planLocked(logger klog.Logger, g *Group, nodes Nodes) planResu
 // admits it; the others are activated.
 func (m *Manager) admitLocked(logger klog.Logger, g *Group, plan planResult, pod *v1.Pod, acts *Actions) {
 	now := m.clock.Now()
+	m.stopDrainingLocked(g)
 	g.phase = PhaseAdmitted
 	g.admitted = now
 	g.deadline = now.Add(m.permitTimeoutLocked(g))

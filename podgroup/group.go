@@ -91,6 +91,13 @@ type Group struct {
 	victims map[types.UID]bool
 	// evicting is set while the group is being preempted.
 	evicting bool
+	// pendingSince is when the group last started waiting for admission;
+	// draining is set while it holds a drain reservation (see drainLocked).
+	pendingSince time.Time
+	draining     bool
+	// drainTried is when the timer last tried the group for a drain
+	// reservation.
+	drainTried time.Time
 	// deferral records the group this one last let go first.
 	deferral *deferral
 	// lastEvent is the message of the last Event recorded for the group, to

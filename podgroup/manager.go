@@ -30,6 +30,9 @@ type Config struct {
 	// RetryBackoff is the first wait before a released group is admitted
 	// again; it doubles with each release in a row, up to MaxRetryBackoff.
 	RetryBackoff, MaxRetryBackoff time.Duration
+	// StarvationThreshold is how long a group may wait before nodes are
+	// reserved for it as they drain; 0 never.
+	StarvationThreshold time.Duration
 }
 
 // Manager is the single source of truth for pod groups: members, phases,
@@ -67,6 +70,8 @@ type Manager struct {
 	// their sum, nil until computed again.
 	nodeAllocatable map[string]resources.List
 	capacity        resources.List
+	// drainer is the group holding a drain reservation, if any.
+	drainer *Group
 }
 
 type retryState struct {
@@ -100,7 +105,7 @@ func NewManager(cfg Config, clk clock.PassiveClock) *Manager {
 func (m *Manager) groupLocked(key Key) *Group {
 	g := m.groups[key]
 	if g == nil {
-		g = &Group{key: key, members: map[types.UID]*member{}, phase: PhasePending, spec: Spec{MinMember: 1}}
+		g = &Group{key: key, members: map[types.UID]*member{}, phase: PhasePending, spec: Spec{MinMember: 1}, pendingSince: m.clock.Now()}
 		m.groups[key] = g
 	}
 	return g
@@ -259,6 +264,7 @@ func (m *Manager) settleLocked(g *Group, acts *Actions) {
 		// No pods left: new ones are a new run of the group.
 		g.phase = PhasePending
 	}
+	m.stopDrainingLocked(g)
 	if g.podGroup == nil && (len(g.members) == 0 || g.key.Kind == KindSparkApp) {
 		delete(m.groups, g.key)
 		delete(m.retry, g.key)
@@ -307,6 +313,7 @@ func (m *Manager) DeletePodGroup(pg *schedv1alpha1.PodGroup) Actions {
 		m.setReservedLocked(g, nil, &acts)
 	}
 	if len(g.members) == 0 {
+		m.stopDrainingLocked(g)
 		delete(m.groups, key)
 		delete(m.retry, key)
 	}

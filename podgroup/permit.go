@@ -221,6 +221,7 @@ func (m *Manager) releaseLocked(g *Group, reason string, acts *Actions) {
 		mb.taken = nil
 	}
 	g.phase = PhasePending
+	g.pendingSince = m.clock.Now()
 	g.planned = nil
 	g.failure = nil
 	g.victims = nil

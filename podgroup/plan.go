@@ -22,6 +22,10 @@ type NodeRoom struct {
 	// Free is allocatable minus requested (pods of any scheduler, assumed
 	// pods included), with the free pod count as resources.Pods.
 	Free resources.List
+	// Allocatable is what the node offers in all, pods included.
+	Allocatable resources.List
+	// Rank breaks ties between equally good nodes: lower first, then by name.
+	Rank int
 }
 
 // Item is one member the planner must place: an existing pod, or a member
@@ -98,7 +102,7 @@ func (s *Shortfall) Message() string {
 // is scheduled, and a member that then fits nowhere releases the whole group.
 func Plan(logger klog.Logger, nodes []NodeRoom, items []Item, required int) (*Placement, *Shortfall) {
 	nodes = slices.Clone(nodes)
-	slices.SortFunc(nodes, func(a, b NodeRoom) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(nodes, func(a, b NodeRoom) int { return cmp.Or(cmp.Compare(a.Rank, b.Rank), cmp.Compare(a.Name, b.Name)) })
 	free := make([]resources.List, len(nodes))
 	for i := range nodes {
 		free[i] = nodes[i].Free.Clone()

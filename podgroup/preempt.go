@@ -40,9 +40,9 @@ type Victim struct {
 	Why string
 	// freed is the room evicting it gives back, by node (its pods and its
 	// reservation).
-	freed map[string]resources.List
-	total resources.List
-	name  string
+	freed  map[string]resources.List
+	total  resources.List
+	name   string
 	newest time.Time
 }
 

@@ -29,6 +29,16 @@ func (m *Manager) Tick() Actions {
 			m.eventLocked(g, &acts, v1.EventTypeNormal, ReasonReservationExpired, msg)
 		}
 	}
+	// The draining group tries again every tick, to start as soon as its
+	// nodes have drained; with none draining, the first starving group is
+	// tried, to get its drain reservation on time, not after the
+	// scheduler's backoff.
+	if d := m.drainer; d != nil {
+		acts.Activate = append(acts.Activate, d.pendingPods()...)
+	} else if g := m.firstStarvingLocked(now); g != nil && now.Sub(g.drainTried) >= drainRetry {
+		g.drainTried = now
+		acts.Activate = append(acts.Activate, g.pendingPods()...)
+	}
 	for key, r := range m.retry {
 		g := m.groups[key]
 		if g == nil {

@@ -23,4 +23,7 @@ type GangArgs struct {
 	// MaxRetryBackoffSeconds.
 	RetryBackoffSeconds    int64
 	MaxRetryBackoffSeconds int64
+	// StarvationThresholdSeconds is how long a group may wait for room
+	// before nodes are reserved for it as they drain; 0 turns that off.
+	StarvationThresholdSeconds int64
 }

@@ -101,4 +101,3 @@ func (p *Process) Stop() {
 		<-p.done
 	}
 }
-

@@ -39,20 +39,20 @@ type App struct {
 
 // Workload is a set of apps and the nodes they contend for.
 type Workload struct {
-	Nodes              int
+	Nodes               int
 	NodeCPU, NodeMemory string
-	Apps               []App
+	Apps                []App
 }
 
 // Spec draws a workload.
 type Spec struct {
-	Seed                   int64
-	Nodes                  int
-	NodeCPU, NodeMemory    string
-	Apps                   int
-	MeanInterarrival       time.Duration
+	Seed                       int64
+	Nodes                      int
+	NodeCPU, NodeMemory        string
+	Apps                       int
+	MeanInterarrival           time.Duration
 	MinExecutors, MaxExecutors int
-	Work                   time.Duration
+	Work                       time.Duration
 	// PodGroupShare is the fraction of apps declared by a PodGroup.
 	PodGroupShare float64
 }
@@ -125,4 +125,3 @@ func requestsAnnotation(rl v1.ResourceList) string {
 	}
 	return s
 }
-

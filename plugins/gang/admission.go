@@ -207,9 +207,10 @@ func nodeRooms(nodes []fwk.NodeInfo) []podgroup.NodeRoom {
 		if node == nil {
 			continue
 		}
-		free := toList(ni.GetAllocatable(), int64(ni.GetAllocatable().GetAllowedPodNumber()))
+		alloc := toList(ni.GetAllocatable(), int64(ni.GetAllocatable().GetAllowedPodNumber()))
+		free := alloc.Clone()
 		free.Sub(toList(ni.GetRequested(), int64(len(ni.GetPods()))))
-		rooms = append(rooms, podgroup.NodeRoom{Name: node.Name, Node: node, Free: free})
+		rooms = append(rooms, podgroup.NodeRoom{Name: node.Name, Node: node, Free: free, Allocatable: alloc})
 	}
 	return rooms
 }

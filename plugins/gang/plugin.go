@@ -128,6 +128,8 @@ func newWithClock(ctx context.Context, args *config.GangArgs, h fwk.Handle, clk 
 			ReservationTimeout: time.Duration(args.ReservationTimeoutSeconds) * time.Second,
 			RetryBackoff:       time.Duration(args.RetryBackoffSeconds) * time.Second,
 			MaxRetryBackoff:    time.Duration(args.MaxRetryBackoffSeconds) * time.Second,
+
+			StarvationThreshold: time.Duration(args.StarvationThresholdSeconds) * time.Second,
 		}, clk),
 	}
 	if kc := h.KubeConfig(); kc != nil {

@@ -27,6 +27,7 @@ func Convert_v1_GangArgs_To_config_GangArgs(in *GangArgs, out *config.GangArgs, 
 	out.ReservationTimeoutSeconds = ptr.Deref(in.ReservationTimeoutSeconds, 0)
 	out.RetryBackoffSeconds = ptr.Deref(in.RetryBackoffSeconds, 0)
 	out.MaxRetryBackoffSeconds = ptr.Deref(in.MaxRetryBackoffSeconds, 0)
+	out.StarvationThresholdSeconds = ptr.Deref(in.StarvationThresholdSeconds, 0)
 	return nil
 }
 
@@ -36,5 +37,6 @@ func Convert_config_GangArgs_To_v1_GangArgs(in *config.GangArgs, out *GangArgs, 
 	out.ReservationTimeoutSeconds = ptr.To(in.ReservationTimeoutSeconds)
 	out.RetryBackoffSeconds = ptr.To(in.RetryBackoffSeconds)
 	out.MaxRetryBackoffSeconds = ptr.To(in.MaxRetryBackoffSeconds)
+	out.StarvationThresholdSeconds = ptr.To(in.StarvationThresholdSeconds)
 	return nil
 }

@@ -7,10 +7,11 @@ import (
 
 // Defaults of GangArgs.
 const (
-	DefaultPermitTimeoutSeconds      int64 = 60
-	DefaultReservationTimeoutSeconds int64 = 300
-	DefaultRetryBackoffSeconds       int64 = 1
-	DefaultMaxRetryBackoffSeconds    int64 = 60
+	DefaultPermitTimeoutSeconds       int64 = 60
+	DefaultReservationTimeoutSeconds  int64 = 300
+	DefaultRetryBackoffSeconds        int64 = 1
+	DefaultMaxRetryBackoffSeconds     int64 = 60
+	DefaultStarvationThresholdSeconds int64 = 120
 )
 
 // SetDefaults_GangArgs fills the fields left unset.
@@ -26,6 +27,9 @@ func SetDefaults_GangArgs(obj *GangArgs) {
 	}
 	if obj.MaxRetryBackoffSeconds == nil {
 		obj.MaxRetryBackoffSeconds = ptr.To(DefaultMaxRetryBackoffSeconds)
+	}
+	if obj.StarvationThresholdSeconds == nil {
+		obj.StarvationThresholdSeconds = ptr.To(DefaultStarvationThresholdSeconds)
 	}
 }
 

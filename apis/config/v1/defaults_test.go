@@ -15,6 +15,8 @@ func TestSetDefaultsGangArgs(t *testing.T) {
 		ReservationTimeoutSeconds: ptr.To[int64](30),
 		RetryBackoffSeconds:       ptr.To(DefaultRetryBackoffSeconds),
 		MaxRetryBackoffSeconds:    ptr.To(DefaultMaxRetryBackoffSeconds),
+
+		StarvationThresholdSeconds: ptr.To(DefaultStarvationThresholdSeconds),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want,+got):\n%s", diff)

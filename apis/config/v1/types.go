@@ -25,4 +25,8 @@ type GangArgs struct {
 	RetryBackoffSeconds *int64 `json:"retryBackoffSeconds,omitempty"`
 	// MaxRetryBackoffSeconds caps that wait. Defaults to 60.
 	MaxRetryBackoffSeconds *int64 `json:"maxRetryBackoffSeconds,omitempty"`
+	// StarvationThresholdSeconds is how long a group may wait for room
+	// before nodes are reserved for it as they drain (no new pod is placed
+	// in room it needs there); 0 turns that off. Defaults to 120.
+	StarvationThresholdSeconds *int64 `json:"starvationThresholdSeconds,omitempty"`
 }

@@ -39,6 +39,11 @@ func (in *GangArgs) DeepCopyInto(out *GangArgs) {
 		*out = new(int64)
 		**out = **in
 	}
+	if in.StarvationThresholdSeconds != nil {
+		in, out := &in.StarvationThresholdSeconds, &out.StarvationThresholdSeconds
+		*out = new(int64)
+		**out = **in
+	}
 	return
 }
 

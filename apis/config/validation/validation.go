@@ -7,8 +7,9 @@ import (
 	"github.com/gangsched/gangsched/apis/config"
 )
 
-// ValidateGangArgs checks that every timeout is positive and the backoff cap
-// is not below the first backoff.
+// ValidateGangArgs checks that every timeout is positive (the starvation
+// threshold may be 0, for off) and the backoff cap is not below the first
+// backoff.
 func ValidateGangArgs(path *field.Path, args *config.GangArgs) error {
 	var errs field.ErrorList
 	positive := func(name string, v int64) {
@@ -20,6 +21,9 @@ func ValidateGangArgs(path *field.Path, args *config.GangArgs) error {
 	positive("reservationTimeoutSeconds", args.ReservationTimeoutSeconds)
 	positive("retryBackoffSeconds", args.RetryBackoffSeconds)
 	positive("maxRetryBackoffSeconds", args.MaxRetryBackoffSeconds)
+	if args.StarvationThresholdSeconds < 0 {
+		errs = append(errs, field.Invalid(path.Child("starvationThresholdSeconds"), args.StarvationThresholdSeconds, "must not be negative"))
+	}
 	if args.MaxRetryBackoffSeconds > 0 && args.MaxRetryBackoffSeconds < args.RetryBackoffSeconds {
 		errs = append(errs, field.Invalid(path.Child("maxRetryBackoffSeconds"), args.MaxRetryBackoffSeconds, "must not be less than retryBackoffSeconds"))
 	}

@@ -25,6 +25,10 @@ func TestValidateGangArgs(t *testing.T) {
 			mutate: func(a *config.GangArgs) { a.ReservationTimeoutSeconds = -1 },
 			want:   field.ErrorList{field.Invalid(field.NewPath("args", "reservationTimeoutSeconds"), int64(-1), "")},
 		},
+		"negative starvation threshold": {
+			mutate: func(a *config.GangArgs) { a.StarvationThresholdSeconds = -1 },
+			want:   field.ErrorList{field.Invalid(field.NewPath("args", "starvationThresholdSeconds"), int64(-1), "")},
+		},
 		"backoff cap below first backoff": {
 			mutate: func(a *config.GangArgs) { a.RetryBackoffSeconds = 10; a.MaxRetryBackoffSeconds = 5 },
 			want:   field.ErrorList{field.Invalid(field.NewPath("args", "maxRetryBackoffSeconds"), int64(5), "")},

@@ -1,0 +1,123 @@
+package podgroup
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+
+	"github.com/gangsched/gangsched/resources"
+)
+
+// ReasonStarving is the Event reason on a group that waited past the
+// starvation threshold and now holds nodes as they drain.
+const ReasonStarving = "GangStarving"
+
+// drainLocked gives a starving group a drain reservation: nodes chosen to
+// hold the whole group once their current pods leave are reserved for it,
+// so no new pod takes the room that frees up there. A group starves when
+// it has waited for room past the starvation threshold.
+//
+// The rule for backfill: another pod may still use a drained node only
+// within what the reservation leaves free (allocatable minus the
+// reservation minus what runs there), which can never delay the starving
+// group. One group drains at a time: the starving group that needs most
+// (small groups fit into any room that frees up and seldom need it), the
+// one that has waited longest among equals; it keeps its reservation until
+// it is admitted or gone. So the largest starving group starts at the
+// latest when the pods on its reserved nodes have ended.
+func (m *Manager) drainLocked(logger klog.Logger, g *Group, nodes Nodes, acts *Actions) {
+	now := m.clock.Now()
+	if g.draining || m.drainer != nil || !m.starvingLocked(g, now) {
+		return
+	}
+	if first := m.firstStarvingLocked(now); first != g {
+		return // a bigger one, or one that waited longer, goes first
+	}
+	_, placed := g.counts()
+	items, required := m.itemsLocked(g, placed)
+	rooms := m.drainRoomsLocked(nodes.Rooms(), g.key)
+	placement, short := Plan(logger, rooms, items, required)
+	if short != nil {
+		return // it would not fit even on drained nodes
+	}
+	g.draining = true
+	m.drainer = g
+	m.setReservedLocked(g, placement.PerNode, acts)
+	names := sortedNodeNames(placement.PerNode)
+	m.eventLocked(g, acts, v1.EventTypeWarning, ReasonStarving, fmt.Sprintf(
+		"pod group %s waited %s for room: reserving nodes %s as they drain; no new pod is placed in that room",
+		g.key, now.Sub(g.pendingSince).Round(time.Second), strings.Join(names, ", ")))
+	logger.V(2).Info("Reserving nodes for a starving pod group", "podGroup", g.key, "nodes", names)
+}
+
+// starvingLocked reports whether g starves: pending with members to place,
+// past the threshold.
+func (m *Manager) starvingLocked(g *Group, now time.Time) bool {
+	if m.cfg.StarvationThreshold <= 0 || g.phase != PhasePending || now.Sub(g.pendingSince) < m.cfg.StarvationThreshold {
+		return false
+	}
+	live, _ := g.counts()
+	return int32(live) >= g.spec.MinMember && len(g.pendingPods()) > 0
+}
+
+// firstStarvingLocked returns the starving group that needs most, and
+// among equals the one that has waited longest.
+func (m *Manager) firstStarvingLocked(now time.Time) *Group {
+	var first *Group
+	var firstNeed resources.List
+	for _, key := range sortedKeys(m.groups) {
+		g := m.groups[key]
+		if !m.starvingLocked(g, now) {
+			continue
+		}
+		need := g.demand()
+		if first == nil {
+			first, firstNeed = g, need
+			continue
+		}
+		if c := compareSize(need, firstNeed); c > 0 || (c == 0 && g.pendingSince.Before(first.pendingSince)) {
+			first, firstNeed = g, need
+		}
+	}
+	return first
+}
+
+// drainRetry is how often the timer tries a starving group that got no
+// drain reservation yet.
+const drainRetry = 5 * time.Second
+
+// drainRoomsLocked is the planner's view for a drain reservation: every
+// node as if its pods were gone (allocatable, less other groups'
+// reservations), the nodes with the most room free now first, so that the
+// group starts as soon as possible.
+func (m *Manager) drainRoomsLocked(nodes []NodeRoom, key Key) []NodeRoom {
+	rooms := slices.Clone(nodes)
+	slices.SortStableFunc(rooms, func(a, b NodeRoom) int {
+		return cmp.Or(-cmp.Compare(a.Free[v1.ResourceCPU], b.Free[v1.ResourceCPU]), cmp.Compare(a.Name, b.Name))
+	})
+	for i := range rooms {
+		if rooms[i].Allocatable != nil {
+			rooms[i].Free = rooms[i].Allocatable.Clone()
+		}
+	}
+	rooms = m.roomsLocked(rooms, key)
+	// Plan breaks ties by rank: on equal empty nodes, it fills the ones
+	// with the most room free now first.
+	for i := range rooms {
+		rooms[i].Rank = i
+	}
+	return rooms
+}
+
+// stopDrainingLocked ends g's drain reservation (it was admitted, or left).
+func (m *Manager) stopDrainingLocked(g *Group) {
+	g.draining = false
+	if m.drainer == g {
+		m.drainer = nil
+	}
+}
