@@ -62,6 +62,11 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 	if (g.phase == PhaseFinished || g.phase == PhaseFailed) && live > 0 {
 		g.phase = PhasePending
 	}
+	if g.phase == PhaseAdmitted && len(g.victims) > 0 {
+		adm.Message = fmt.Sprintf("pod group %s waits for %d preempted pods to exit", key, len(g.victims))
+		m.waitLocked(g, &adm.Actions, "victims", adm.Message)
+		return adm
+	}
 	if g.phase == PhaseAdmitted || g.phase == PhaseRunning {
 		adm.Admitted = true
 		return adm
@@ -91,7 +96,7 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 	f := m.fairnessLocked()
 	if msg := m.queueCheckLocked(g, f); msg != "" {
 		adm.Message = fmt.Sprintf("pod group %s waits: %s", key, msg)
-		m.eventOnceLocked(g, &adm.Actions, v1.EventTypeNormal, ReasonWaiting, adm.Message)
+		m.waitLocked(g, &adm.Actions, "queue", adm.Message)
 		return adm
 	}
 
@@ -104,7 +109,7 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 		if g.draining {
 			adm.Message += "; nodes are reserved for it as they drain"
 		}
-		m.eventOnceLocked(g, &adm.Actions, v1.EventTypeNormal, ReasonWaiting, adm.Message)
+		m.waitLocked(g, &adm.Actions, "room", adm.Message)
 		return adm
 	}
 
@@ -124,6 +129,7 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 		}
 		adm.Message = fmt.Sprintf("pod group %s waits for pod group %s of queue %s to go first (queue %s at %.0f%% of its fair share, %s at %.0f%%)",
 			key, h.key, f.queueOf[h.key], f.queueOf[h.key], 100*f.ratio(f.queueOf[h.key]), f.queueOf[key], 100*f.ratio(f.queueOf[key]))
+		m.waitLocked(g, &adm.Actions, "order", adm.Message)
 		adm.Activate = append(adm.Activate, h.pendingPods()...)
 		return adm
 	}
@@ -166,6 +172,9 @@ func (m *Manager) planLocked(logger klog.Logger, g *Group, nodes Nodes) planResu
 	placement, short := Plan(logger, m.roomsLocked(all, g.key), items, required)
 	if short != nil {
 		short.ReservedForOthers = m.reservedOnLocked(all, g.key)
+		if d := m.drainer; d != nil && d != g {
+			short.Draining = &d.key
+		}
 		msg := fmt.Sprintf("pod group %s %s", g.key, short.Message())
 		g.failure = &admissionFailure{generation: m.generation, nodes: version, members: live, message: msg}
 		logger.V(4).Info("Pod group does not fit", "podGroup", g.key, "message", msg)
@@ -296,7 +305,7 @@ func (m *Manager) roomsLocked(nodes []NodeRoom, key Key) []NodeRoom {
 func (m *Manager) reservedOnLocked(nodes []NodeRoom, key Key) resources.List {
 	total := resources.List{}
 	for k, g := range m.reserving {
-		if k == key {
+		if k == key || g.draining {
 			continue
 		}
 		for i := range nodes {

@@ -516,13 +516,19 @@ func (m *Manager) eventLocked(g *Group, acts *Actions, eventType, reason, msg st
 	}
 }
 
-// eventOnceLocked records an Event unless the last one had the same reason:
-// waiting messages carry changing numbers and must not spam.
-func (m *Manager) eventOnceLocked(g *Group, acts *Actions, eventType, reason, msg string) {
-	if len(g.lastEvent) >= len(reason) && g.lastEvent[:len(reason)] == reason {
+// waitLocked records why a group waits, as a GangWaiting Event, once per
+// cause: the messages carry changing numbers and must not spam, but a new
+// cause (no room, queue at max, another group first, victims to exit) is
+// worth telling.
+func (m *Manager) waitLocked(g *Group, acts *Actions, cause, msg string) {
+	key := ReasonWaiting + "/" + cause
+	if g.lastEvent == key {
 		return
 	}
-	m.eventLocked(g, acts, eventType, reason, msg)
+	if obj := g.eventObject(); obj != nil {
+		acts.Events = append(acts.Events, Event{Object: obj, Type: v1.EventTypeNormal, Reason: ReasonWaiting, Message: msg})
+	}
+	g.lastEvent = key
 }
 
 // eventObject is where the group's Events go: the PodGroup, else the Spark

@@ -64,8 +64,10 @@ type Shortfall struct {
 	// Largest is the need of the largest item that found no node.
 	Largest resources.List
 	// ReservedForOthers is the room on the nodes held for other groups,
-	// already left out of Free.
+	// already left out of Free, but for a starving group's.
 	ReservedForOthers resources.List
+	// Draining names the starving group nodes are drained for, if any.
+	Draining *Key
 }
 
 // Message says why, in the words an operator needs: what the group needs
@@ -82,6 +84,9 @@ func (s *Shortfall) Message() string {
 			held[name] = s.ReservedForOthers[name]
 		}
 		reserved = fmt.Sprintf(" (%s more reserved for other groups)", held)
+	}
+	if s.Draining != nil {
+		reserved += fmt.Sprintf("; nodes are draining for starving pod group %s", s.Draining)
 	}
 	if !s.Needed.Fits(s.Free) {
 		return fmt.Sprintf("needs %s for %d pods, %s free%s", s.Needed, s.Items, free, reserved)

@@ -88,8 +88,11 @@ func TestPreemptLowerPriorityWholeGroups(t *testing.T) {
 		t.Errorf("events %+v, want Preempted and GangPreempting", acts.Events)
 	}
 	// The preemptor holds the room; its members wait for the victims to go.
-	if !m.Admit(logger, urgent, c).Admitted {
-		t.Error("preemptor not admitted on the freed room")
+	if adm := m.Admit(logger, urgent, c); adm.Admitted || !strings.Contains(adm.Message, "waits for 2 preempted pods to exit") {
+		t.Errorf("while the victims exit: %+v", adm)
+	}
+	if m.OwnReservation(adm.Key) == nil {
+		t.Error("the preemptor holds no room")
 	}
 	if acts := m.Unplaceable(urgent, "victims still there"); len(acts.Reject) != 0 || m.OwnReservation(adm.Key) == nil {
 		t.Error("the preemptor was released while its victims exit")
@@ -99,6 +102,10 @@ func TestPreemptLowerPriorityWholeGroups(t *testing.T) {
 	}
 	if len(acts.Activate) != 2 {
 		t.Errorf("activated %d pods when the last victim went, want the preemptor's 2", len(acts.Activate))
+	}
+	c.pods = c.pods[2:] // the victims are gone from the node
+	if !m.Admit(logger, urgent, c).Admitted {
+		t.Error("the preemptor is not admitted once its victims are gone")
 	}
 }
 

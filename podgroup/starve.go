@@ -27,16 +27,26 @@ const ReasonStarving = "GangStarving"
 // reservation minus what runs there), which can never delay the starving
 // group. One group drains at a time: the starving group that needs most
 // (small groups fit into any room that frees up and seldom need it), the
-// one that has waited longest among equals; it keeps its reservation until
-// it is admitted or gone. So the largest starving group starts at the
-// latest when the pods on its reserved nodes have ended.
+// one that has waited longest among equals, taking over from a smaller
+// one; it keeps its reservation until it is admitted or gone. So the
+// largest starving group starts at the latest when the pods on its
+// reserved nodes have ended.
 func (m *Manager) drainLocked(logger klog.Logger, g *Group, nodes Nodes, acts *Actions) {
 	now := m.clock.Now()
-	if g.draining || m.drainer != nil || !m.starvingLocked(g, now) {
+	if g.draining || !m.starvingLocked(g, now) {
 		return
 	}
 	if first := m.firstStarvingLocked(now); first != g {
 		return // a bigger one, or one that waited longer, goes first
+	}
+	if d := m.drainer; d != nil {
+		if compareSize(g.demand(), d.demand()) <= 0 {
+			return
+		}
+		// A bigger group starves: it takes over from a smaller one, which
+		// fits into room as it frees up anyway.
+		m.stopDrainingLocked(d)
+		m.setReservedLocked(d, nil, acts)
 	}
 	_, placed := g.counts()
 	items, required := m.itemsLocked(g, placed)
@@ -85,6 +95,22 @@ func (m *Manager) firstStarvingLocked(now time.Time) *Group {
 		}
 	}
 	return first
+}
+
+// DrainedNodes returns the nodes reserved for a starving group other than
+// exclude (which may be nil), or nil.
+func (m *Manager) DrainedNodes(exclude *Key) map[string]bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	d := m.drainer
+	if d == nil || (exclude != nil && d.key == *exclude) {
+		return nil
+	}
+	out := make(map[string]bool, len(d.reserved))
+	for node := range d.reserved {
+		out[node] = true
+	}
+	return out
 }
 
 // drainRetry is how often the timer tries a starving group that got no

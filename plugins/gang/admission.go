@@ -19,6 +19,9 @@ const (
 	// ErrReasonReserved is Filter's reason when a node's free room is held
 	// for other pod groups.
 	ErrReasonReserved = "node's free room is reserved for other pod groups"
+	// ErrReasonDraining is Filter's reason when a node's room is held for a
+	// pod group that waited past the starvation threshold.
+	ErrReasonDraining = "node is draining for a starving pod group"
 )
 
 // preFilterState is what PreFilter works out once per pod.
@@ -29,6 +32,8 @@ type preFilterState struct {
 	reservedByOthers map[string]resources.List
 	// own is the room the pod's group holds, by node (nil if none).
 	own map[string]resources.List
+	// drained are the nodes reserved for a starving group (nil if none).
+	drained map[string]bool
 	// blocked is set when Filter turned the pod away from a node because of
 	// reservations, so that PostFilter can ask for the pod to be activated
 	// when reserved room is freed.
@@ -77,7 +82,7 @@ func (pl *Gang) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod
 		if reserved == nil {
 			return nil, fwk.NewStatus(fwk.Skip)
 		}
-		state.Write(preFilterStateKey, &preFilterState{requests: resources.PodRequests(pod), reservedByOthers: reserved})
+		state.Write(preFilterStateKey, &preFilterState{requests: resources.PodRequests(pod), reservedByOthers: reserved, drained: pl.manager.DrainedNodes(nil)})
 		return nil, nil
 	}
 	adm := pl.manager.Admit(pl.logger, pod, newSnapshotNodes(nodes))
@@ -91,6 +96,7 @@ func (pl *Gang) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod
 		requests:         resources.PodRequests(pod),
 		reservedByOthers: pl.manager.ReservedByOthers(&key),
 		own:              pl.manager.OwnReservation(key),
+		drained:          pl.manager.DrainedNodes(&key),
 	})
 	return nil, nil
 }
@@ -115,6 +121,9 @@ func (pl *Gang) Filter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, n
 		}
 		if free := amountOf(nodeInfo.GetAllocatable(), name) - requestedOf(nodeInfo, name) - held[name]; free < want {
 			s.blocked.Store(true)
+			if s.drained[nodeInfo.Node().Name] {
+				return fwk.NewStatus(fwk.Unschedulable, ErrReasonDraining)
+			}
 			return fwk.NewStatus(fwk.Unschedulable, ErrReasonReserved)
 		}
 	}

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,6 +71,26 @@ func TestBigGangDoesNotStarve(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}()
+	// While its nodes drain, small pods are told why they may not use them.
+	sawDraining := make(chan bool, 1)
+	go func() {
+		seen := false
+		_ = wait.PollUntilContextTimeout(e.ctx, 100*time.Millisecond, bound, true, func(ctx context.Context) (bool, error) {
+			pods, err := e.c.Client.CoreV1().Pods(e.ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, nil
+			}
+			for _, p := range pods.Items {
+				for _, c := range p.Status.Conditions {
+					if c.Type == v1.PodScheduled && strings.Contains(c.Message, "nodes are draining for starving pod group "+e.ns+"/big-0") {
+						seen = true
+					}
+				}
+			}
+			return seen, nil
+		})
+		sawDraining <- seen
+	}()
 	e.waitBound(bound, "big-0-0", "big-0-1")
 	started := time.Since(created)
 	t.Logf("the big gang started %s after it arrived (bound %s)", started.Round(100*time.Millisecond), bound)
@@ -78,6 +99,9 @@ func TestBigGangDoesNotStarve(t *testing.T) {
 		for _, ev := range events.Items {
 			t.Logf("  +%s %s: %s", ev.EventTime.Sub(created).Round(100*time.Millisecond), ev.Reason, ev.Note)
 		}
+	}
+	if !<-sawDraining {
+		t.Error("no pod was told that nodes drain for a starving group")
 	}
 	<-stream
 }
