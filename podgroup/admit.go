@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 
+	"github.com/gangsched/gangsched/metrics"
 	"github.com/gangsched/gangsched/resources"
 )
 
@@ -205,7 +206,8 @@ func (m *Manager) admitLocked(logger klog.Logger, g *Group, plan planResult, pod
 			virtual++
 		}
 	}
-	m.setReservedLocked(g, plan.placement.PerNode, acts)
+	m.setReservedLocked(g, plan.placement.PerNode, metrics.ReservationFreed, acts)
+	metrics.AdmissionLatency.WithLabelValues(string(m.queueOfLocked(g))).Observe(metrics.Since(now, g.pendingSince))
 	msg := fmt.Sprintf("pod group %s admitted: %d pods planned on %d nodes (%d not created yet), %s reserved",
 		g.key, len(g.planned)+virtual, len(plan.placement.PerNode), virtual, g.reservedTotal())
 	m.eventLocked(g, acts, v1.EventTypeNormal, ReasonAdmitted, msg)

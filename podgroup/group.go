@@ -78,8 +78,10 @@ type Group struct {
 	// deadline is when an Admitted group without quorum is released, or when
 	// a Running group's remaining reservation expires.
 	deadline time.Time
-	// reserved is the room still held for the group, by node.
-	reserved map[string]resources.List
+	// reserved is the room still held for the group, by node, since
+	// reservedSince.
+	reserved      map[string]resources.List
+	reservedSince time.Time
 	// planned is the node the admission plan chose for each pending member.
 	planned map[types.UID]string
 

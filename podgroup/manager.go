@@ -14,6 +14,7 @@ import (
 	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
 
 	"github.com/gangsched/gangsched/apis/scheduling/v1alpha1"
+	"github.com/gangsched/gangsched/metrics"
 	"github.com/gangsched/gangsched/queue"
 	"github.com/gangsched/gangsched/resources"
 )
@@ -245,7 +246,7 @@ func (m *Manager) settleLocked(g *Group, acts *Actions) {
 		return
 	}
 	if len(g.reserved) > 0 {
-		m.setReservedLocked(g, nil, acts)
+		m.setReservedLocked(g, nil, metrics.ReservationFreed, acts)
 	}
 	g.evicting = false
 	if len(g.members) > 0 {
@@ -307,10 +308,10 @@ func (m *Manager) DeletePodGroup(pg *schedv1alpha1.PodGroup) Actions {
 	g.podGroup = nil
 	g.spec = Spec{MinMember: 1}
 	if g.phase == PhaseAdmitted {
-		m.releaseLocked(g, fmt.Sprintf("PodGroup %s was deleted", key), &acts)
+		m.releaseLocked(g, metrics.ReleaseDeleted, fmt.Sprintf("PodGroup %s was deleted", key), &acts)
 	}
 	if len(g.reserved) > 0 {
-		m.setReservedLocked(g, nil, &acts)
+		m.setReservedLocked(g, nil, metrics.ReservationFreed, &acts)
 	}
 	if len(g.members) == 0 {
 		m.stopDrainingLocked(g)
@@ -398,10 +399,18 @@ func (m *Manager) MembersComplete(pod, added *v1.Pod) bool {
 	return int32(live) >= g.spec.MinMember
 }
 
-// setReservedLocked replaces a group's reservation; freeing room activates
-// the pods that wait for room.
-func (m *Manager) setReservedLocked(g *Group, perNode map[string]resources.List, acts *Actions) {
+// setReservedLocked replaces a group's reservation; outcome says how the
+// old one ended, for the hold-time metric ("" when it carries on). Freeing
+// room activates the pods that wait for room.
+func (m *Manager) setReservedLocked(g *Group, perNode map[string]resources.List, outcome string, acts *Actions) {
 	freed := len(g.reserved) > 0
+	now := m.clock.Now()
+	if freed && outcome != "" {
+		metrics.ReservationHold.WithLabelValues(outcome).Observe(metrics.Since(now, g.reservedSince))
+	}
+	if len(perNode) > 0 && (!freed || outcome != "") {
+		g.reservedSince = now
+	}
 	g.reserved = perNode
 	if len(perNode) > 0 {
 		m.reserving[g.key] = g

@@ -7,6 +7,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 
+	"github.com/gangsched/gangsched/metrics"
 	"github.com/gangsched/gangsched/resources"
 )
 
@@ -64,8 +65,9 @@ func (m *Manager) Assume(pod *v1.Pod, node string) {
 		}
 	}
 	delete(g.planned, pod.UID)
-	if len(g.reserved) == 0 {
+	if len(g.reserved) == 0 && m.reserving[g.key] != nil {
 		delete(m.reserving, g.key)
+		metrics.ReservationHold.WithLabelValues(metrics.ReservationUsed).Observe(metrics.Since(m.clock.Now(), g.reservedSince))
 	}
 }
 
@@ -104,7 +106,7 @@ func (m *Manager) Forget(pod *v1.Pod) Actions {
 	mb.taken = nil
 	if g.phase == PhaseAdmitted {
 		_, placed := g.counts()
-		m.releaseLocked(g, fmt.Sprintf("member %s was not bound (permit timeout or binding failure) with %d/%d members placed",
+		m.releaseLocked(g, metrics.ReleaseUnbound, fmt.Sprintf("member %s was not bound (permit timeout or binding failure) with %d/%d members placed",
 			klog.KObj(pod), placed, g.spec.MinMember), &acts)
 	}
 	return acts
@@ -159,7 +161,7 @@ func (m *Manager) Permit(pod *v1.Pod) PermitDecision {
 	wait := g.deadline.Sub(now)
 	if wait <= 0 {
 		d.Message = fmt.Sprintf("pod group %s: only %d/%d members placed within %s", key, placed, g.spec.MinMember, m.permitTimeoutLocked(g))
-		m.releaseLocked(g, d.Message, &d.Actions)
+		m.releaseLocked(g, metrics.ReleasePermitTimeout, d.Message, &d.Actions)
 		return d
 	}
 	d.Activate = g.pendingPods()
@@ -203,7 +205,7 @@ func (m *Manager) Unplaceable(pod *v1.Pod, why string) Actions {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if g := m.groups[key]; g != nil && g.phase == PhaseAdmitted && len(g.victims) == 0 {
-		m.releaseLocked(g, fmt.Sprintf("member %s fits on no node: %s", klog.KObj(pod), why), &acts)
+		m.releaseLocked(g, metrics.ReleaseUnplaceable, fmt.Sprintf("member %s fits on no node: %s", klog.KObj(pod), why), &acts)
 	}
 	return acts
 }
@@ -211,7 +213,8 @@ func (m *Manager) Unplaceable(pod *v1.Pod, why string) Actions {
 // releaseLocked rolls an admitted group back whole: waiting members are
 // rejected, the reservation freed, and the group waits a backoff before it
 // is admitted again.
-func (m *Manager) releaseLocked(g *Group, reason string, acts *Actions) {
+func (m *Manager) releaseLocked(g *Group, code, reason string, acts *Actions) {
+	metrics.GroupReleases.WithLabelValues(code).Inc()
 	for _, uid := range sortedUIDs(g.members) {
 		mb := g.members[uid]
 		if mb.state == memberAssumed {
@@ -231,7 +234,7 @@ func (m *Manager) releaseLocked(g *Group, reason string, acts *Actions) {
 		backoff = min(backoff, m.cfg.MaxRetryBackoff)
 	}
 	m.retry[g.key] = retryState{at: m.clock.Now().Add(backoff), releases: r.releases + 1}
-	m.setReservedLocked(g, nil, acts)
+	m.setReservedLocked(g, nil, metrics.ReservationFreed, acts)
 	m.eventLocked(g, acts, v1.EventTypeWarning, ReasonReleased, fmt.Sprintf("pod group %s released: %s; retry in %s", g.key, reason, backoff))
 	acts.Statuses = append(acts.Statuses, g.key)
 }

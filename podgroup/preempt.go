@@ -13,6 +13,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/gangsched/gangsched/apis/scheduling/v1alpha1"
+	"github.com/gangsched/gangsched/metrics"
 	"github.com/gangsched/gangsched/queue"
 	"github.com/gangsched/gangsched/resources"
 )
@@ -134,6 +135,8 @@ func (m *Manager) Preempt(logger klog.Logger, pod *v1.Pod, nodes Nodes, allowed 
 	g.victims = map[types.UID]bool{}
 	for i, c := range chosen {
 		victims[i] = *c
+		metrics.PreemptedGroups.WithLabelValues(string(c.Queue)).Inc()
+		metrics.PreemptedPods.WithLabelValues(string(c.Queue)).Add(float64(len(c.Pods)))
 		names = append(names, c.name)
 		for _, p := range c.Pods {
 			g.victims[p.UID] = true
@@ -340,7 +343,7 @@ func (m *Manager) evictLocked(c *Victim, g *Group, acts *Actions) {
 		return
 	}
 	vg.evicting = true
-	m.setReservedLocked(vg, nil, acts)
+	m.setReservedLocked(vg, nil, metrics.ReservationFreed, acts)
 	m.eventLocked(vg, acts, v1.EventTypeNormal, ReasonPreempted, msg)
 }
 

@@ -10,6 +10,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 
+	"github.com/gangsched/gangsched/metrics"
 	"github.com/gangsched/gangsched/resources"
 )
 
@@ -46,7 +47,7 @@ func (m *Manager) drainLocked(logger klog.Logger, g *Group, nodes Nodes, acts *A
 		// A bigger group starves: it takes over from a smaller one, which
 		// fits into room as it frees up anyway.
 		m.stopDrainingLocked(d)
-		m.setReservedLocked(d, nil, acts)
+		m.setReservedLocked(d, nil, metrics.ReservationFreed, acts)
 	}
 	_, placed := g.counts()
 	items, required := m.itemsLocked(g, placed)
@@ -57,7 +58,7 @@ func (m *Manager) drainLocked(logger klog.Logger, g *Group, nodes Nodes, acts *A
 	}
 	g.draining = true
 	m.drainer = g
-	m.setReservedLocked(g, placement.PerNode, acts)
+	m.setReservedLocked(g, placement.PerNode, "", acts)
 	names := sortedNodeNames(placement.PerNode)
 	m.eventLocked(g, acts, v1.EventTypeWarning, ReasonStarving, fmt.Sprintf(
 		"pod group %s waited %s for room: reserving nodes %s as they drain; no new pod is placed in that room",

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/gangsched/gangsched/metrics"
 )
 
 // Tick runs the group timers: admitted groups past their permit deadline
@@ -19,13 +21,13 @@ func (m *Manager) Tick() Actions {
 		g := m.groups[key]
 		switch {
 		case g.phase == PhaseAdmitted && len(g.victims) > 0 && !now.Before(g.deadline):
-			m.releaseLocked(g, fmt.Sprintf("%d preempted pods did not exit within %s", len(g.victims), victimsTimeout), &acts)
+			m.releaseLocked(g, metrics.ReleaseVictims, fmt.Sprintf("%d preempted pods did not exit within %s", len(g.victims), victimsTimeout), &acts)
 		case g.phase == PhaseAdmitted && !now.Before(g.deadline):
 			_, placed := g.counts()
-			m.releaseLocked(g, fmt.Sprintf("only %d/%d members placed within %s", placed, g.spec.MinMember, m.permitTimeoutLocked(g)), &acts)
+			m.releaseLocked(g, metrics.ReleasePermitTimeout, fmt.Sprintf("only %d/%d members placed within %s", placed, g.spec.MinMember, m.permitTimeoutLocked(g)), &acts)
 		case g.phase == PhaseRunning && len(g.reserved) > 0 && !now.Before(g.deadline):
 			msg := fmt.Sprintf("pod group %s: freed %s reserved for members not created within %s", key, g.reservedTotal(), m.cfg.ReservationTimeout)
-			m.setReservedLocked(g, nil, &acts)
+			m.setReservedLocked(g, nil, metrics.ReservationExpired, &acts)
 			m.eventLocked(g, &acts, v1.EventTypeNormal, ReasonReservationExpired, msg)
 		}
 	}

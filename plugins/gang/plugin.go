@@ -40,6 +40,8 @@ import (
 
 	"github.com/gangsched/gangsched/apis/scheduling/v1alpha1"
 	queueclientset "github.com/gangsched/gangsched/client/clientset/versioned"
+	"github.com/gangsched/gangsched/metrics"
+	"github.com/gangsched/gangsched/queue"
 
 	"github.com/gangsched/gangsched/apis/config"
 	"github.com/gangsched/gangsched/apis/config/validation"
@@ -119,6 +121,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 
 func newWithClock(ctx context.Context, args *config.GangArgs, h fwk.Handle, clk clock.Clock) (*Gang, error) {
 	logger := klog.FromContext(ctx).WithValues("plugin", Name)
+	metrics.Register()
 	pl := &Gang{
 		ctx:    ctx,
 		handle: h,
@@ -177,9 +180,19 @@ func (pl *Gang) activate(ctx context.Context) {
 	pl.logger.V(2).Info("Scheduler is active; writing PodGroup and Queue status and Events")
 	pl.ensureDefaultQueue(ctx)
 	pl.act(ctx, pl.manager.Resync())
+	known := map[queue.Name]bool{}
 	go wait.UntilWithContext(ctx, func(context.Context) {
-		for _, name := range pl.manager.QueueNames() {
+		names := pl.manager.QueueNames()
+		for _, name := range names {
 			pl.status.enqueueQueue(name)
+			delete(known, name)
+		}
+		for gone := range known {
+			metrics.ClearQueue(string(gone))
+		}
+		clear(known)
+		for _, name := range names {
+			known[name] = true
 		}
 	}, queueStatusInterval)
 	pl.status.run(ctx)
@@ -200,7 +213,10 @@ func (pl *Gang) act(ctx context.Context, acts podgroup.Actions) {
 			wp.Allow(Name)
 		}
 	}
-	if len(acts.Activate) > 0 {
+	// Before this replica schedules, its queue may not exist yet (the
+	// plugin's own informers run from the start), and every pod enters the
+	// queue when it starts anyway.
+	if len(acts.Activate) > 0 && pl.active.Load() {
 		pods := make(map[string]*v1.Pod, len(acts.Activate))
 		for _, p := range acts.Activate {
 			pods[p.Namespace+"/"+p.Name] = p

@@ -17,6 +17,7 @@ import (
 	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
 
 	"github.com/gangsched/gangsched/apis/scheduling/v1alpha1"
+	"github.com/gangsched/gangsched/metrics"
 	"github.com/gangsched/gangsched/podgroup"
 	"github.com/gangsched/gangsched/queue"
 	"github.com/gangsched/gangsched/resources"
@@ -131,7 +132,15 @@ func (w *statusWriter) writePodGroupStatus(ctx context.Context, key podgroup.Key
 // writeQueueStatus writes a Queue's observed status, if it changed.
 func (w *statusWriter) writeQueueStatus(ctx context.Context, name queue.Name) error {
 	q, want, ok := w.pl.manager.QueueStatus(name)
-	if !ok || w.pl.queueClient == nil || queueStatusEqual(q.Status, want) {
+	if !ok {
+		return nil
+	}
+	metrics.SetQueue(string(name), metrics.QueueState{
+		Allocated: resources.FromResourceList(want.Allocated), FairShare: resources.FromResourceList(want.FairShare),
+		Guaranteed: resources.FromResourceList(q.Spec.Guaranteed), Borrowed: resources.FromResourceList(want.Borrowed),
+		Pending: want.PendingGroups,
+	})
+	if w.pl.queueClient == nil || queueStatusEqual(q.Status, want) {
 		return nil
 	}
 	updated := q.DeepCopy()

@@ -39,42 +39,7 @@ func TestBinaryWithShippedConfig(t *testing.T) {
 	if err := c.InstallCRDs(ctx, crd); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := manifests.SchedulerConfig(manifests.RenderOptions{Kubeconfig: c.KubeconfigPath, LeaderElect: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	port := freePort(t)
-	logPath := filepath.Join(dir, "scheduler.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(binary,
-		"--config="+cfgPath,
-		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", port),
-		"--authentication-kubeconfig="+c.KubeconfigPath, "--authorization-kubeconfig="+c.KubeconfigPath,
-		"--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
-		"--v=2")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		_ = logFile.Close()
-		if t.Failed() {
-			if data, err := os.ReadFile(logPath); err == nil {
-				t.Logf("scheduler log (tail):\n%s", tail(string(data), 40))
-			}
-		}
-	})
+	get := startBinary(t, c)
 
 	// It becomes leader.
 	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
@@ -85,16 +50,6 @@ func TestBinaryWithShippedConfig(t *testing.T) {
 	}
 
 	// It serves health and metrics on the secure port.
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	get := func(path string) (int, string) {
-		resp, err := client.Get(fmt.Sprintf("https://127.0.0.1:%d%s", port, path))
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
-	}
 	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		code, _ := get("/healthz")
 		return code == http.StatusOK, nil
@@ -141,6 +96,60 @@ func TestBinaryWithShippedConfig(t *testing.T) {
 	code, body := get("/metrics")
 	if code != http.StatusOK || !strings.Contains(body, `scheduler_schedule_attempts_total{profile="gang-scheduler",result="scheduled"}`) {
 		t.Errorf("/metrics: %d, no scheduled attempts of profile gang-scheduler in:\n%s", code, tail(body, 20))
+	}
+}
+
+// startBinary runs the gang-scheduler binary against c with the shipped
+// configuration (leader election on) and standard flags, until the test
+// ends; get fetches a path from its secure port.
+func startBinary(t *testing.T, c *cluster.Cluster) (get func(path string) (int, string)) {
+	t.Helper()
+	cfg, err := manifests.SchedulerConfig(manifests.RenderOptions{Kubeconfig: c.KubeconfigPath, LeaderElect: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	logPath := filepath.Join(dir, "scheduler.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary,
+		"--config="+cfgPath,
+		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", port),
+		"--authentication-kubeconfig="+c.KubeconfigPath, "--authorization-kubeconfig="+c.KubeconfigPath,
+		"--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+		"--v=2")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		_ = logFile.Close()
+		if t.Failed() {
+			if data, err := os.ReadFile(logPath); err == nil {
+				t.Logf("scheduler log (tail):\n%s", tail(string(data), 40))
+			}
+		}
+	})
+
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	return func(path string) (int, string) {
+		resp, err := client.Get(fmt.Sprintf("https://127.0.0.1:%d%s", port, path))
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
 	}
 }
 

@@ -41,6 +41,6 @@ func TestMain(m *testing.M) {
 				return 1
 			}
 		}
-		return cluster.RunMain(m)
+		return cluster.RunMainWithoutLeakCheck(m)
 	}())
 }

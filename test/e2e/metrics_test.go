@@ -1,0 +1,153 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+
+	"github.com/gangsched/gangsched/test/cluster"
+	w "github.com/gangsched/gangsched/test/wrappers"
+)
+
+// After a scenario with an admission, a preemption and a permit timeout,
+// the scheduler's /metrics endpoint reports them: admission latency,
+// preemption victims, releases, reservation hold times, and per-queue
+// pending groups and resources.
+func TestMetricsAfterScenario(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c := cluster.Start(t)
+	root, err := cluster.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	crd, err := cluster.PodGroupCRDPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.InstallCRDs(ctx, crd, filepath.Join(root, "manifests", "crds", "scheduling.gangsched.io_queues.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	get := startBinary(t, c)
+	ns, err := c.CreateNamespace(ctx, "metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateNodes(ctx, "n", 1, v1.ResourceList{v1.ResourceCPU: resource.MustParse("4"), v1.ResourceMemory: resource.MustParse("16Gi")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for name, value := range map[string]int32{"low": 1, "high": 100} {
+		if _, err := c.Client.SchedulingV1().PriorityClasses().Create(ctx, &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Value: value}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	group := func(name string, n int, cpu, class string, timeout int32, gated bool) {
+		pg := w.MakePodGroup(ns, name).MinMember(int32(n)).Obj()
+		if timeout > 0 {
+			pg.Spec.ScheduleTimeoutSeconds = ptr.To(timeout)
+		}
+		if _, err := c.PodGroups.SchedulingV1alpha1().PodGroups(ns).Create(ctx, pg, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < n; i++ {
+			p := w.MakePod(ns, fmt.Sprintf("%s-%d", name, i)).Group(name).Req("cpu", cpu).Obj()
+			p.UID, p.Spec.PriorityClassName = "", class
+			if gated && i == n-1 {
+				p.Spec.SchedulingGates = []v1.PodSchedulingGate{{Name: "example.com/hold"}}
+			}
+			if _, err := c.Client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Play the kubelet's part in deletion: terminating pods go.
+	go func() {
+		_ = wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+			pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+			if err == nil {
+				for _, p := range pods.Items {
+					if p.DeletionTimestamp != nil {
+						_ = c.Client.CoreV1().Pods(ns).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
+					}
+				}
+			}
+			return false, nil
+		})
+	}()
+	bound := func(names ...string) bool {
+		for _, n := range names {
+			p, err := c.Client.CoreV1().Pods(ns).Get(ctx, n, metav1.GetOptions{})
+			if err != nil || p.Spec.NodeName == "" {
+				return false
+			}
+		}
+		return true
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) { return cond(), nil }); err != nil {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+	}
+
+	group("low", 2, "2", "low", 0, false)
+	waitFor("the low group", func() bool { return bound("low-0", "low-1") })
+	group("high", 2, "2", "high", 0, false)
+	waitFor("the high group to preempt the low one", func() bool { return bound("high-0", "high-1") })
+	group("held", 2, "0", "", 2, true) // one member never comes: permit timeout
+
+	want := map[string]func(float64) bool{
+		`gangsched_group_admission_duration_seconds_count{queue="default"}`:          func(v float64) bool { return v >= 2 },
+		`gangsched_preemption_victim_groups_total{queue="default"}`:                   func(v float64) bool { return v == 1 },
+		`gangsched_preemption_victim_pods_total{queue="default"}`:                     func(v float64) bool { return v == 2 },
+		`gangsched_group_releases_total{reason="permit_timeout"}`:                     func(v float64) bool { return v >= 1 },
+		`gangsched_reservation_hold_duration_seconds_count{outcome="used"}`:           func(v float64) bool { return v >= 1 },
+		`gangsched_queue_resources{kind="allocated",queue="default",resource="cpu"}`:  func(v float64) bool { return v == 4 },
+		`gangsched_queue_resources{kind="fair_share",queue="default",resource="cpu"}`: func(v float64) bool { return v == 4 },
+		`gangsched_pending_groups{queue="default"}`:                                   func(v float64) bool { return v >= 0 },
+	}
+	var body string
+	missing := map[string]bool{}
+	if err := wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(context.Context) (bool, error) {
+		var code int
+		code, body = get("/metrics")
+		if code != http.StatusOK {
+			return false, nil
+		}
+		clear(missing)
+		for series, ok := range want {
+			v, found := sample(body, series)
+			if !found || !ok(v) {
+				missing[series] = true
+			}
+		}
+		return len(missing) == 0, nil
+	}); err != nil {
+		for series := range missing {
+			v, found := sample(body, series)
+			t.Errorf("%s = %v (found %v)", series, v, found)
+		}
+	}
+}
+
+// sample returns the value of one series in a Prometheus text exposition.
+func sample(body, series string) (float64, bool) {
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(body)
+	if m == nil {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	return v, err == nil
+}
