@@ -109,7 +109,7 @@ func TestMetricsAfterScenario(t *testing.T) {
 	group("held", 2, "0", "", 2, true) // one member never comes: permit timeout
 
 	want := map[string]func(float64) bool{
-		`gangsched_group_admission_duration_seconds_count{queue="default"}`:          func(v float64) bool { return v >= 2 },
+		`gangsched_group_admission_duration_seconds_count{queue="default"}`:           func(v float64) bool { return v >= 2 },
 		`gangsched_preemption_victim_groups_total{queue="default"}`:                   func(v float64) bool { return v == 1 },
 		`gangsched_preemption_victim_pods_total{queue="default"}`:                     func(v float64) bool { return v == 2 },
 		`gangsched_group_releases_total{reason="permit_timeout"}`:                     func(v float64) bool { return v >= 1 },
