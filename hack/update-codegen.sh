@@ -20,3 +20,6 @@ go run $CG/informer-gen@$V --versioned-clientset-package $M/client/clientset/ver
   --go-header-file $H ./apis/scheduling/v1alpha1
 go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0 crd paths=./apis/scheduling/... \
   output:crd:dir=manifests/crds
+# scheduler-plugins' PodGroup CRD, shipped unchanged for kubectl apply -k.
+cp "$(go list -m -f '{{.Dir}}' sigs.k8s.io/scheduler-plugins)/config/crd/bases/scheduling.x-k8s.io_podgroups.yaml" manifests/crds/
+chmod 644 manifests/crds/*.yaml
