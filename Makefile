@@ -12,9 +12,10 @@ TEST_TIMEOUT ?= 25m
 
 all: build
 
-## build: the gang-scheduler binary in ./bin
+## build: the gang-scheduler binary and the kubectl-gang plugin in ./bin
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/gang-scheduler ./cmd/gang-scheduler
+	$(GO) build -o $(BIN)/kubectl-gang ./cmd/kubectl-gang
 
 ## etcd: a real etcd in ./bin, built from the Go module proxy (hack/tools/etcd)
 etcd: $(BIN)/etcd
@@ -31,11 +32,11 @@ unit:
 
 ## integration: the tests against a real etcd and kube-apiserver, and of the built binary
 integration: etcd build
-	ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler $(GO) test -timeout $(TEST_TIMEOUT) ./test/...
+	ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang $(GO) test -timeout $(TEST_TIMEOUT) ./test/...
 
 ## test: vet, unit and integration tests — what CI runs
 test: etcd build vet
-	ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler $(GO) test -timeout $(TEST_TIMEOUT) ./...
+	ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang $(GO) test -timeout $(TEST_TIMEOUT) ./...
 
 ## demo: Spark-like apps under contention on an embedded cluster, default scheduler vs gangsched
 demo: build etcd

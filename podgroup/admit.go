@@ -89,7 +89,7 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 		return adm
 	}
 	if r, ok := m.retry[key]; ok && now.Before(r.at) {
-		adm.Message = fmt.Sprintf("pod group %s was released and retries in %s", key, r.at.Sub(now).Round(time.Second))
+		adm.Message = fmt.Sprintf("pod group %s was released (%s) and retries in %s", key, r.reason, r.at.Sub(now).Round(time.Second))
 		return adm
 	}
 

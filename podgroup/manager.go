@@ -78,6 +78,8 @@ type Manager struct {
 type retryState struct {
 	at       time.Time
 	releases int
+	// reason is why the group was last released.
+	reason string
 }
 
 // NewManager returns an empty Manager.

@@ -233,7 +233,7 @@ func (m *Manager) releaseLocked(g *Group, code, reason string, acts *Actions) {
 	if m.cfg.MaxRetryBackoff > 0 {
 		backoff = min(backoff, m.cfg.MaxRetryBackoff)
 	}
-	m.retry[g.key] = retryState{at: m.clock.Now().Add(backoff), releases: r.releases + 1}
+	m.retry[g.key] = retryState{at: m.clock.Now().Add(backoff), releases: r.releases + 1, reason: reason}
 	m.setReservedLocked(g, nil, metrics.ReservationFreed, acts)
 	m.eventLocked(g, acts, v1.EventTypeWarning, ReasonReleased, fmt.Sprintf("pod group %s released: %s; retry in %s", g.key, reason, backoff))
 	acts.Statuses = append(acts.Statuses, g.key)

@@ -12,32 +12,41 @@ import (
 	"github.com/gangsched/gangsched/test/cluster"
 )
 
-// binaryEnv names the gang-scheduler binary to test; without it, the tests
-// build one.
-const binaryEnv = "GANG_SCHEDULER_BIN"
+// binaryEnv and pluginEnv name the gang-scheduler and kubectl-gang
+// binaries to test; without them, the tests build their own.
+const (
+	binaryEnv = "GANG_SCHEDULER_BIN"
+	pluginEnv = "KUBECTL_GANG_BIN"
+)
 
-var binary string
+var binary, plugin string
 
 func TestMain(m *testing.M) {
 	os.Exit(func() int {
-		binary = os.Getenv(binaryEnv)
-		if binary == "" {
+		dir, err := os.MkdirTemp("", "gangsched-e2e-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		for _, b := range []struct {
+			path *string
+			env  string
+			pkg  string
+		}{{&binary, binaryEnv, "./cmd/gang-scheduler"}, {&plugin, pluginEnv, "./cmd/kubectl-gang"}} {
+			if *b.path = os.Getenv(b.env); *b.path != "" {
+				continue
+			}
 			root, err := cluster.RepoRoot()
 			if err != nil {
 				fmt.Fprintln(os.Stderr, err)
 				return 1
 			}
-			dir, err := os.MkdirTemp("", "gangsched-e2e-")
-			if err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return 1
-			}
-			defer os.RemoveAll(dir)
-			binary = filepath.Join(dir, "gang-scheduler")
-			build := exec.Command("go", "build", "-o", binary, "./cmd/gang-scheduler")
+			*b.path = filepath.Join(dir, filepath.Base(b.pkg))
+			build := exec.Command("go", "build", "-o", *b.path, b.pkg)
 			build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
 			if err := build.Run(); err != nil {
-				fmt.Fprintln(os.Stderr, "building gang-scheduler:", err)
+				fmt.Fprintln(os.Stderr, "building", b.pkg+":", err)
 				return 1
 			}
 		}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,7 +26,8 @@ import (
 // After a scenario with an admission, a preemption and a permit timeout,
 // the scheduler's /metrics endpoint reports them: admission latency,
 // preemption victims, releases, reservation hold times, and per-queue
-// pending groups and resources.
+// pending groups and resources; and `kubectl gang status` shows the queue
+// and a waiting group with its reason.
 func TestMetricsAfterScenario(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -118,6 +121,9 @@ func TestMetricsAfterScenario(t *testing.T) {
 		`gangsched_queue_resources{kind="fair_share",queue="default",resource="cpu"}`: func(v float64) bool { return v == 4 },
 		`gangsched_pending_groups{queue="default"}`:                                   func(v float64) bool { return v >= 0 },
 	}
+	// A group that waits for a member that never comes, for kubectl gang.
+	group("lonely", 3, "0", "", 0, true)
+
 	var body string
 	missing := map[string]bool{}
 	if err := wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(context.Context) (bool, error) {
@@ -138,6 +144,17 @@ func TestMetricsAfterScenario(t *testing.T) {
 		for series := range missing {
 			v, found := sample(body, series)
 			t.Errorf("%s = %v (found %v)", series, v, found)
+		}
+	}
+
+	out, err := exec.CommandContext(ctx, plugin, "status", "--kubeconfig", c.KubeconfigPath).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl gang status: %v\n%s", err, out)
+	}
+	t.Logf("kubectl gang status:\n%s", out)
+	for _, want := range []string{"QUEUE", "default", "WAITING GROUP", ns + "/lonely", "has 2/3 members"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("kubectl gang status lacks %q", want)
 		}
 	}
 }
