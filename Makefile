@@ -8,7 +8,7 @@ LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gangsched-
 # Integration tests start many API servers; give them time on 2 cores.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build test unit integration vet etcd generate demo clean
+.PHONY: all build image test unit integration vet etcd generate demo clean
 
 all: build
 
@@ -16,6 +16,12 @@ all: build
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/gang-scheduler ./cmd/gang-scheduler
 	$(GO) build -o $(BIN)/kubectl-gang ./cmd/kubectl-gang
+
+## image: the container image manifests/ deploys (needs a Docker engine)
+IMAGE ?= ghcr.io/gangsched/gang-scheduler:$(VERSION)
+image:
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/gang-scheduler-static ./cmd/gang-scheduler
+	docker build -t $(IMAGE) .
 
 ## etcd: a real etcd in ./bin, built from the Go module proxy (hack/tools/etcd)
 etcd: $(BIN)/etcd

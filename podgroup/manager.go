@@ -155,10 +155,10 @@ func (m *Manager) upsertMemberLocked(g *Group, pod *v1.Pod, acts *Actions) {
 	}
 	phaseChanged := mb.pod != nil && mb.pod.Status.Phase != pod.Status.Phase
 	mb.pod = pod
-	if g.key.Kind == KindSparkApp && IsSparkDriver(pod) {
+	if IsSparkDriver(pod) {
 		changed := g.driver == nil || !annotationsEqual(g.driver, pod)
 		g.driver = pod
-		if changed {
+		if changed && g.key.Kind == KindSparkApp {
 			g.spec = SpecFromSparkDriver(pod)
 			g.failure = nil
 			if !g.spec.Valid() {

@@ -1,0 +1,104 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gangsched/gangsched/apis/scheduling/v1alpha1"
+	"github.com/gangsched/gangsched/test/cluster"
+	w "github.com/gangsched/gangsched/test/wrappers"
+)
+
+func readExample(t *testing.T, name string, into interface{}) {
+	t.Helper()
+	root, err := cluster.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "examples", "spark", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict(data, into); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+}
+
+// sparkPod builds a pod as Spark 3.5 does from a pod template: the
+// template's metadata and scheduler, Spark's labels, the container's
+// requests.
+func sparkPod(template *v1.Pod, shaped *v1.Pod, cpu, memory string) *v1.Pod {
+	p := shaped.DeepCopy()
+	for k, v := range template.Labels {
+		p.Labels[k] = v
+	}
+	for k, v := range template.Annotations {
+		p.Annotations[k] = v
+	}
+	p.Spec.SchedulerName = template.Spec.SchedulerName
+	p.Spec.Containers[0].Resources.Requests = v1.ResourceList{v1.ResourceCPU: resource.MustParse(cpu), v1.ResourceMemory: resource.MustParse(memory)}
+	return p
+}
+
+// Pods shaped exactly as Spark 3.5 creates them from examples/spark's pod
+// templates (labels spark-app-selector, spark-role, spark-exec-id, executors
+// owned by the driver) are grouped and admitted all-or-nothing: the driver
+// waits until it and its 4 executors fit, then the executors bind in the
+// room held for them.
+func TestSparkExamplePodTemplates(t *testing.T) {
+	e := newEnv(t, gangConfig(nil))
+	e.createQueue("analytics", 1, nil)
+	var driverTpl, execTpl v1.Pod
+	readExample(t, "driver-pod-template.yaml", &driverTpl)
+	readExample(t, "executor-pod-template.yaml", &execTpl)
+	e.nodes("small", 2, "4") // 8 CPU: the app needs 9
+
+	driver := sparkPod(&driverTpl, w.MakeSparkDriver("", "pi").Obj(), "1", "1408Mi")
+	created := e.create(driver)[0]
+	var execs []*v1.Pod
+	for i := 1; i <= 4; i++ {
+		execs = append(execs, sparkPod(&execTpl, w.MakeSparkExecutor("", "pi", i, created).Obj(), "2", "4505Mi"))
+	}
+	e.sparkDriver(created, execs...)
+	e.waitCondition(driver.Name, "needs cpu 9")
+	e.stayUnbound(time.Second, driver.Name)
+	e.nodes("more", 1, "4")
+	e.waitBound(30*time.Second, driver.Name)
+	e.waitBound(30*time.Second, names(execs...)...)
+	e.waitQueueStatus("analytics", func(s v1alpha1.QueueStatus) bool { return s.AdmittedGroups == 1 })
+}
+
+// The PodGroup alternative of examples/spark (what Spark Operator creates)
+// admits the same way; the SparkApplication names gang-scheduler.
+func TestSparkExamplePodGroup(t *testing.T) {
+	e := newEnv(t, gangConfig(nil))
+	e.createQueue("analytics", 1, nil)
+	var pg schedv1alpha1.PodGroup
+	readExample(t, "podgroup.yaml", &pg)
+	pg.Namespace = e.ns
+	e.createPodGroup(&pg)
+	e.nodes("n", 3, "4")
+	driver := w.MakeSparkDriver("", "pi").Group(pg.Name).Req("cpu", "1", "memory", "1408Mi").Obj()
+	created := e.create(driver)[0]
+	var execs []*v1.Pod
+	for i := 1; i <= 4; i++ {
+		execs = append(execs, w.MakeSparkExecutor("", "pi", i, created).Group(pg.Name).Req("cpu", "2", "memory", "4505Mi").Obj())
+	}
+	e.sparkDriver(created, execs...)
+	e.waitBound(30*time.Second, driver.Name)
+	e.waitBound(30*time.Second, names(execs...)...)
+
+	var app unstructured.Unstructured
+	readExample(t, "sparkapplication.yaml", &app.Object)
+	if got, _, _ := unstructured.NestedString(app.Object, "spec", "batchScheduler"); got != "gang-scheduler" {
+		t.Errorf("SparkApplication batchScheduler = %q", got)
+	}
+}
