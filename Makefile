@@ -8,7 +8,7 @@ LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gangsched-
 # Integration tests start many API servers; give them time on 2 cores.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build image test unit integration vet etcd generate demo clean
+.PHONY: all build image bench-go test unit integration vet etcd generate demo clean
 
 all: build
 
@@ -47,6 +47,10 @@ test: etcd build vet
 ## demo: Spark-like apps under contention on an embedded cluster, default scheduler vs gangsched
 demo: build etcd
 	ETCD_BIN=$(BIN)/etcd $(GO) run ./bench/cmd/demo -scheduler-binary $(BIN)/gang-scheduler -out _output/demo
+
+## bench-go: Go benchmarks of the hot paths (planning, admission, fair share, Filter/Score) at 1,000 and 5,000 nodes
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem ./podgroup ./queue ./plugins/gang
 
 ## generate: deepcopy, clientset, listers and informers for the API types, and the Queue CRD
 generate:
