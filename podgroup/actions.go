@@ -1,6 +1,8 @@
 package podgroup
 
 import (
+	"time"
+
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -37,6 +39,15 @@ type Actions struct {
 	Statuses []Key
 	// Queues lists queues whose status may need writing.
 	Queues []queue.Name
+	// Persist lists reservation deadlines to write on group objects.
+	Persist []Persist
+}
+
+// Persist is a reservation deadline to write on a group's object (its
+// PodGroup, or its Spark driver), as annotation AnnotationReservedUntil.
+type Persist struct {
+	Object        runtime.Object
+	ReservedUntil time.Time
 }
 
 // Rejection is a waiting pod to reject, with the reason.
@@ -61,9 +72,10 @@ func (a *Actions) merge(o Actions) {
 	a.Events = append(a.Events, o.Events...)
 	a.Statuses = append(a.Statuses, o.Statuses...)
 	a.Queues = append(a.Queues, o.Queues...)
+	a.Persist = append(a.Persist, o.Persist...)
 }
 
 // Empty reports whether there is nothing to do.
 func (a *Actions) Empty() bool {
-	return len(a.Reject) == 0 && len(a.Allow) == 0 && len(a.Activate) == 0 && len(a.Events) == 0 && len(a.Statuses) == 0 && len(a.Queues) == 0
+	return len(a.Reject) == 0 && len(a.Allow) == 0 && len(a.Activate) == 0 && len(a.Events) == 0 && len(a.Statuses) == 0 && len(a.Queues) == 0 && len(a.Persist) == 0
 }

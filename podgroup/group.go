@@ -100,6 +100,9 @@ type Group struct {
 	// drainTried is when the timer last tried the group for a drain
 	// reservation.
 	drainTried time.Time
+	// restoreUntil is the reservation deadline a previous scheduler
+	// instance left on the group's object, until Restore takes it up.
+	restoreUntil time.Time
 	// deferral records the group this one last let go first.
 	deferral *deferral
 	// lastEvent is the message of the last Event recorded for the group, to

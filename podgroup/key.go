@@ -39,6 +39,11 @@ const (
 	// covers; without it the planner uses the requests of an existing executor
 	// or member, or the driver's AnnotationExecutorRequests.
 	AnnotationMemberRequests = "gangsched.io/member-requests"
+	// AnnotationReservedUntil, written by the scheduler on a PodGroup or
+	// Spark driver (RFC 3339), is until when room for the group's members
+	// not created yet is reserved; a new scheduler instance reserves it
+	// again after a restart or failover.
+	AnnotationReservedUntil = "gangsched.io/reserved-until"
 )
 
 // Kind says where a group is declared.

@@ -73,6 +73,8 @@ type Manager struct {
 	capacity        resources.List
 	// drainer is the group holding a drain reservation, if any.
 	drainer *Group
+	// restorePending is set while some group has a restoreUntil.
+	restorePending bool
 }
 
 type retryState struct {
@@ -158,6 +160,9 @@ func (m *Manager) upsertMemberLocked(g *Group, pod *v1.Pod, acts *Actions) {
 	if IsSparkDriver(pod) {
 		changed := g.driver == nil || !annotationsEqual(g.driver, pod)
 		g.driver = pod
+		if g.podGroup == nil {
+			m.noteReservedUntilLocked(g, pod.Annotations)
+		}
 		if changed && g.key.Kind == KindSparkApp {
 			g.spec = SpecFromSparkDriver(pod)
 			g.failure = nil
@@ -283,6 +288,7 @@ func (m *Manager) UpsertPodGroup(pg *schedv1alpha1.PodGroup) Actions {
 	specChanged := g.podGroup == nil || g.podGroup.Generation != pg.Generation ||
 		g.podGroup.Annotations[AnnotationMemberRequests] != pg.Annotations[AnnotationMemberRequests]
 	g.podGroup = pg
+	m.noteReservedUntilLocked(g, pg.Annotations)
 	if specChanged {
 		g.spec = SpecFromPodGroup(pg)
 		g.failure = nil

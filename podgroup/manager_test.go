@@ -360,3 +360,39 @@ func TestFinishedGroupFreesReservation(t *testing.T) {
 		t.Error("a driver that ended still holds its executors' room")
 	}
 }
+
+// A reservation outlives a restart: the deadline goes on the driver, and a
+// new Manager that finds the driver running with it reserves the room again.
+func TestReservationRestoredAfterRestart(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	m, _ := newManager()
+	driver := w.MakeSparkDriver("ns", "pi").Req("cpu", "1").Executors(2, "cpu=1").Obj()
+	m.UpsertPod(driver)
+	m.Admit(logger, driver, nodes(1, 4))
+	m.Assume(driver, "a")
+	d := m.Permit(driver)
+	if len(d.Persist) != 1 || !d.Persist[0].ReservedUntil.Equal(start.Add(5*time.Minute)) {
+		t.Fatalf("persist = %+v, want the reservation deadline", d.Persist)
+	}
+
+	restarted, _ := newManager()
+	bound := driver.DeepCopy()
+	bound.Spec.NodeName = "a"
+	bound.Annotations[podgroup.AnnotationReservedUntil] = d.Persist[0].ReservedUntil.Format(time.RFC3339)
+	restarted.UpsertPod(bound)
+	if !restarted.NeedsRestore() {
+		t.Fatal("the new instance does not see the reservation to restore")
+	}
+	acts := restarted.Restore(logger, nodes(1, 4))
+	key, _ := podgroup.KeyOf(driver)
+	total := resources.List{}
+	for _, r := range restarted.OwnReservation(key) {
+		total.Add(r)
+	}
+	if want := (resources.List{"cpu": 2000, "pods": 2}); !total.Equal(want) {
+		t.Errorf("restored %v, want %v", total, want)
+	}
+	if len(acts.Events) != 1 || acts.Events[0].Reason != podgroup.ReasonRestored {
+		t.Errorf("events %+v", acts.Events)
+	}
+}

@@ -177,6 +177,14 @@ func (m *Manager) reachQuorumLocked(g *Group, now time.Time, acts *Actions) {
 	g.deadline = now.Add(m.cfg.ReservationTimeout)
 	delete(m.retry, g.key)
 	acts.Statuses = append(acts.Statuses, g.key)
+	// Room for members not created yet must outlive a restart: the
+	// deadline goes on the group's object, and a new instance reserves the
+	// room again (see Restore).
+	if len(g.reserved) > 0 {
+		if obj := g.eventObject(); obj != nil {
+			acts.Persist = append(acts.Persist, Persist{Object: obj, ReservedUntil: g.deadline})
+		}
+	}
 }
 
 // Bound records that a member's binding succeeded (PostBind).

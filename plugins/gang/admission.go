@@ -76,6 +76,11 @@ func (pl *Gang) PreEnqueue(ctx context.Context, pod *v1.Pod) *fwk.Status {
 // out the reservations Filter must respect. Pods in no group skip the plugin
 // while nothing is reserved.
 func (pl *Gang) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	// After a restart or failover, reservations left by the previous
+	// instance are taken up before any pod can take their room.
+	if pl.manager.NeedsRestore() {
+		pl.act(ctx, pl.manager.Restore(pl.logger, newSnapshotNodes(nodes)))
+	}
 	key, inGroup := podgroup.KeyOf(pod)
 	if !inGroup {
 		reserved := pl.manager.ReservedByOthers(nil)

@@ -236,6 +236,9 @@ func (pl *Gang) act(ctx context.Context, acts podgroup.Actions) {
 	for _, name := range acts.Queues {
 		pl.status.enqueueQueue(name)
 	}
+	for _, p := range acts.Persist {
+		pl.status.persist(p)
+	}
 }
 
 // withTypeMeta returns obj with its apiVersion and kind set, which the

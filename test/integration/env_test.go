@@ -24,6 +24,9 @@ type env struct {
 	ctx context.Context
 	c   *cluster.Cluster
 	ns  string
+	// stop stops the scheduler; config renders its configuration.
+	stop   func()
+	config schedulerConfig
 }
 
 // newEnv starts an API server and a scheduler with the given configuration.
@@ -47,8 +50,8 @@ func newEnv(t *testing.T, config schedulerConfig) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startScheduler(t, c, config)
-	return &env{t: t, ctx: ctx, c: c, ns: ns}
+	stop := startScheduler(t, c, config)
+	return &env{t: t, ctx: ctx, c: c, ns: ns, stop: stop, config: config}
 }
 
 // nodes creates n nodes with the given CPU and 32Gi of memory each.

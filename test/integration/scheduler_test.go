@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,8 +48,8 @@ type schedulerConfig func(kubeconfig string) ([]byte, error)
 
 // startScheduler runs the scheduler in-process against c with the given
 // configuration, the way cmd/gang-scheduler's main does (app.Setup and
-// app.Run with gangsched's plugins), until the test ends.
-func startScheduler(t *testing.T, c *cluster.Cluster, render schedulerConfig) {
+// app.Run with gangsched's plugins), until stop is called or the test ends.
+func startScheduler(t *testing.T, c *cluster.Cluster, render schedulerConfig) (stop func()) {
 	t.Helper()
 	dir := t.TempDir()
 	configPath := filepath.Join(dir, "config.yaml")
@@ -84,18 +85,23 @@ func startScheduler(t *testing.T, c *cluster.Cluster, render schedulerConfig) {
 		defer close(done)
 		_ = app.Run(ctx, cc, sched)
 	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Errorf("scheduler did not stop within 30s")
-		}
-		configz.Delete("componentconfig")
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Errorf("scheduler did not stop within 30s")
+			}
+			configz.Delete("componentconfig")
+		})
+	}
+	t.Cleanup(stop)
 	if err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		return sched.WaitForHandlersSync(ctx) == nil, nil
 	}); err != nil {
 		t.Fatalf("scheduler informers did not sync: %v", err)
 	}
+	return stop
 }

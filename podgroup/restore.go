@@ -1,0 +1,86 @@
+package podgroup
+
+import (
+	"fmt"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+)
+
+// ReasonRestored is the Event reason on a group whose reservation a new
+// scheduler instance took up again.
+const ReasonRestored = "ReservationRestored"
+
+// noteReservedUntilLocked reads AnnotationReservedUntil from the group's
+// object; a group found running with it, after a restart, gets its
+// reservation back at the next scheduling cycle (Restore).
+func (m *Manager) noteReservedUntilLocked(g *Group, annotations map[string]string) {
+	v, ok := annotations[AnnotationReservedUntil]
+	if !ok || len(g.reserved) > 0 {
+		return
+	}
+	until, err := time.Parse(time.RFC3339, v)
+	if err != nil || !m.clock.Now().Before(until) {
+		return
+	}
+	g.restoreUntil = until
+	m.restorePending = true
+}
+
+// NeedsRestore reports whether some group waits for its reservation to be
+// taken up again: a cheap check for every scheduling cycle.
+func (m *Manager) NeedsRestore() bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.restorePending
+}
+
+// Restore reserves again, on the nodes of this cycle, the room of members
+// not created yet of running groups whose reservation a previous scheduler
+// instance held (AnnotationReservedUntil), until the same deadline. It runs
+// at the start of the first scheduling cycles of a new instance, before any
+// pod can take that room; what no longer fits is not reserved.
+func (m *Manager) Restore(logger klog.Logger, nodes Nodes) Actions {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var acts Actions
+	if !m.restorePending {
+		return acts
+	}
+	m.restorePending = false
+	now := m.clock.Now()
+	for _, key := range sortedKeys(m.groups) {
+		g := m.groups[key]
+		until := g.restoreUntil
+		g.restoreUntil = time.Time{}
+		if until.IsZero() || !now.Before(until) || len(g.reserved) > 0 {
+			continue
+		}
+		if _, placed := g.counts(); g.phase != PhaseRunning && int32(placed) < g.spec.MinMember {
+			// Not running yet: its members are still being gathered; try later.
+			g.restoreUntil = until
+			m.restorePending = true
+			continue
+		}
+		_, placed := g.counts()
+		items, required := m.itemsLocked(g, placed)
+		var virtual []Item
+		for _, it := range items[:required] {
+			if it.Pod == nil {
+				virtual = append(virtual, it)
+			}
+		}
+		if len(virtual) == 0 {
+			continue
+		}
+		placement, _ := Plan(logger, m.roomsLocked(nodes.Rooms(), key), virtual, 0)
+		g.phase = PhaseRunning
+		g.deadline = until
+		m.setReservedLocked(g, placement.PerNode, "", &acts)
+		m.eventLocked(g, &acts, v1.EventTypeNormal, ReasonRestored, fmt.Sprintf(
+			"pod group %s: %s reserved again for members not created yet, until %s", key, g.reservedTotal(), until.Format(time.RFC3339)))
+		logger.V(2).Info("Restored a reservation", "podGroup", key, "nodes", len(placement.PerNode))
+	}
+	return acts
+}
