@@ -19,7 +19,7 @@ import (
 // not take it, and the executors land.
 func TestRestartKeepsReservations(t *testing.T) {
 	e := newEnv(t, gangConfig(nil))
-	e.nodes("n", 2, "4") // 8 CPU
+	e.nodes("n", 2, "4")               // 8 CPU
 	driver, execs := sparkApp("pi", 4) // 1 + 4 CPU
 	d := e.create(driver)[0]
 	e.waitBound(20*time.Second, driver.Name)
