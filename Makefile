@@ -8,7 +8,7 @@ LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gangsched-
 # Integration tests start many API servers; give them time on 2 cores.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build image bench-go test unit integration vet etcd generate demo clean
+.PHONY: all build image bench-go fuzz test unit integration vet etcd generate demo clean
 
 all: build
 
@@ -51,6 +51,15 @@ demo: build etcd
 ## bench-go: Go benchmarks of the hot paths (planning, admission, fair share, Filter/Score) at 1,000 and 5,000 nodes
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./podgroup ./queue ./plugins/gang
+
+## fuzz: each fuzz target for FUZZTIME (seed corpora in */testdata/fuzz run in make test)
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./resources -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./podgroup -run '^$$' -fuzz '^FuzzSpecFromSparkDriver$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./podgroup -run '^$$' -fuzz '^FuzzSpecFromPodGroup$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./queue -run '^$$' -fuzz '^FuzzDivide$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./queue -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime $(FUZZTIME)
 
 ## generate: deepcopy, clientset, listers and informers for the API types, and the Queue CRD
 generate:
