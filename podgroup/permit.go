@@ -106,8 +106,14 @@ func (m *Manager) Forget(pod *v1.Pod) Actions {
 	mb.taken = nil
 	if g.phase == PhaseAdmitted {
 		_, placed := g.counts()
-		m.releaseLocked(g, metrics.ReleaseUnbound, fmt.Sprintf("member %s was not bound (permit timeout or binding failure) with %d/%d members placed",
-			klog.KObj(pod), placed, g.spec.MinMember), &acts)
+		if !m.clock.Now().Before(g.deadline) {
+			// The framework's permit timer fired: say so.
+			m.releaseLocked(g, metrics.ReleasePermitTimeout, fmt.Sprintf("only %d/%d members placed within %s",
+				placed+1, g.spec.MinMember, m.permitTimeoutLocked(g)), &acts)
+		} else {
+			m.releaseLocked(g, metrics.ReleaseUnbound, fmt.Sprintf("member %s was not bound (binding failed) with %d/%d members placed",
+				klog.KObj(pod), placed+1, g.spec.MinMember), &acts)
+		}
 	}
 	return acts
 }

@@ -152,7 +152,7 @@ func TestMetricsAfterScenario(t *testing.T) {
 		t.Fatalf("kubectl gang status: %v\n%s", err, out)
 	}
 	t.Logf("kubectl gang status:\n%s", out)
-	for _, want := range []string{"QUEUE", "default", "WAITING GROUP", ns + "/lonely", "has 2/3 members"} {
+	for _, want := range []string{"QUEUE", "default", "WAITING GROUP", ns + "/lonely", "/3 members; none is scheduled before all 3 exist"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("kubectl gang status lacks %q", want)
 		}

@@ -108,8 +108,19 @@ func TestDefaultSchedulerDeadlocksSparkApps(t *testing.T) {
 	d2, x2 := sparkApp("two", 3)
 	created := e.create(d1, d2)
 	e.waitBound(20*time.Second, d1.Name, d2.Name)
-	e.sparkDriver(created[0], x1...)
-	e.sparkDriver(created[1], x2...)
+	// Both drivers ask for their executors at once, as Spark does in
+	// batches: the requests interleave.
+	for i := range x1 {
+		for _, ex := range []*v1.Pod{x1[i], x2[i]} {
+			owner := created[0]
+			if ex == x2[i] {
+				owner = created[1]
+			}
+			ex = ex.DeepCopy()
+			ex.OwnerReferences[0].UID = owner.UID
+			e.create(ex)
+		}
+	}
 	time.Sleep(3 * time.Second)
 	b1, b2 := e.bound(names(x1...)...), e.bound(names(x2...)...)
 	if b1+b2 != 4 || b1 == 3 || b2 == 3 {
