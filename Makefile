@@ -8,7 +8,7 @@ LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gangsched-
 # Integration tests start many API servers; give them time on 2 cores.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build image bench-go fuzz test unit integration vet etcd generate demo clean
+.PHONY: all build image bench-go fuzz kwok test unit integration vet etcd generate demo clean
 
 all: build
 
@@ -44,9 +44,16 @@ integration: etcd build
 test: etcd build vet
 	ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang $(GO) test -timeout $(TEST_TIMEOUT) ./...
 
-## demo: Spark-like apps under contention on an embedded cluster, default scheduler vs gangsched
-demo: build etcd
-	ETCD_BIN=$(BIN)/etcd $(GO) run ./bench/cmd/demo -scheduler-binary $(BIN)/gang-scheduler -out _output/demo
+## kwok: fake nodes and pod lifecycle, built from its Go module
+KWOK_VERSION := v0.8.0
+kwok: $(BIN)/kwok
+$(BIN)/kwok:
+	GOBIN=$(BIN) GOFLAGS=-mod=mod $(GO) install sigs.k8s.io/kwok/cmd/kwok@$(KWOK_VERSION)
+
+## demo: Spark-like apps under contention on an embedded cluster with kwok nodes, default scheduler vs gangsched
+demo: build etcd kwok
+	ETCD_BIN=$(BIN)/etcd $(GO) run ./bench/cmd/demo -scheduler-binary $(BIN)/gang-scheduler -kwok $(BIN)/kwok \
+		-kwok-module $$($(GO) env GOMODCACHE)/sigs.k8s.io/kwok@$(KWOK_VERSION) -out _output/demo
 
 ## bench-go: Go benchmarks of the hot paths (planning, admission, fair share, Filter/Score) at 1,000 and 5,000 nodes
 bench-go:

@@ -39,6 +39,9 @@ type Options struct {
 	ProgressEvery time.Duration
 	// Label prefixes progress lines.
 	Label string
+	// KubeletByKwok leaves starting bound pods to kwok (see Kwok); the
+	// simulator then only plays the Spark drivers and ends the apps' pods.
+	KubeletByKwok bool
 }
 
 // appState is what the simulator knows of one app.
@@ -229,13 +232,18 @@ func (s *Simulator) handle(ctx context.Context, key string) error {
 		return nil
 	}
 	app := pod.Labels["spark-app-name"]
-	if pod.Spec.NodeName != "" && pod.Status.Phase == v1.PodPending {
+	if pod.Spec.NodeName != "" && (pod.Status.Phase == v1.PodPending || s.opts.KubeletByKwok) {
 		s.touch(func() {
 			if st := s.apps[app]; st != nil && podgroup.IsSparkDriver(pod) && st.driverBound.IsZero() {
 				st.driverBound = time.Now()
 			}
 		})
-		return s.setPhase(ctx, pod, v1.PodRunning)
+		if pod.Status.Phase == v1.PodPending {
+			if s.opts.KubeletByKwok {
+				return nil // kwok starts it
+			}
+			return s.setPhase(ctx, pod, v1.PodRunning)
+		}
 	}
 	if pod.Status.Phase != v1.PodRunning {
 		return nil

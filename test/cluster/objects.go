@@ -31,6 +31,12 @@ const createWorkers = 16
 // among built-in kinds), so each node takes one request; should the status
 // come back empty anyway, it is written with UpdateStatus.
 func (c *Cluster) CreateNodes(ctx context.Context, prefix string, n int, capacity v1.ResourceList, labels map[string]string) ([]*v1.Node, error) {
+	return c.CreateAnnotatedNodes(ctx, prefix, n, capacity, labels, nil)
+}
+
+// CreateAnnotatedNodes is CreateNodes with annotations on every node (for
+// example the one that hands nodes to kwok).
+func (c *Cluster) CreateAnnotatedNodes(ctx context.Context, prefix string, n int, capacity v1.ResourceList, labels, annotations map[string]string) ([]*v1.Node, error) {
 	logger := klog.FromContext(ctx)
 	nodes := make([]*v1.Node, n)
 	var (
@@ -40,7 +46,9 @@ func (c *Cluster) CreateNodes(ctx context.Context, prefix string, n int, capacit
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	workqueue.ParallelizeUntil(ctx, createWorkers, n, func(i int) {
-		node, err := c.createNode(ctx, makeNode(fmt.Sprintf("%s-%d", prefix, i), capacity, labels))
+		node := makeNode(fmt.Sprintf("%s-%d", prefix, i), capacity, labels)
+		node.Annotations = maps.Clone(annotations)
+		node, err := c.createNode(ctx, node)
 		if err != nil {
 			mu.Lock()
 			if firstErr == nil {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"go/build"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -35,10 +36,13 @@ func main() {
 		arrivals = flag.Duration("interarrival", 300*time.Millisecond, "mean time between app submissions")
 		seed     = flag.Int64("seed", 1, "random seed of the workload")
 		pgShare  = flag.Float64("podgroup-share", 0.5, "fraction of apps declared by a Spark Operator PodGroup (the rest by driver annotations)")
+		kwok     = flag.String("kwok", "", "kwok binary (make kwok) to simulate the nodes and start pods; empty: the simulator starts pods itself")
+		kwokMod  = flag.String("kwok-module", filepath.Join(build.Default.GOPATH, "pkg", "mod", "sigs.k8s.io", "kwok@v0.8.0"), "the kwok module, for its stages")
 	)
 	flag.Parse()
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	kwokBin, kwokModule = *kwok, *kwokMod
 	if err := run(ctx, *binary, *out, sim.Spec{
 		Seed: *seed, Nodes: *nodes, NodeCPU: *nodeCPU, NodeMemory: *nodeMem,
 		Apps: *apps, MeanInterarrival: *arrivals, MinExecutors: *execs, MaxExecutors: *execs,
@@ -48,6 +52,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// kwokBin and kwokModule are the -kwok and -kwok-module flags.
+var kwokBin, kwokModule string
 
 func run(ctx context.Context, binary, out string, spec sim.Spec) error {
 	if _, err := os.Stat(binary); err != nil {
@@ -116,9 +123,18 @@ func runOne(ctx context.Context, s sim.Scheduler, binary, out string, wl sim.Wor
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.CreateNodes(ctx, "node", wl.Nodes, v1.ResourceList{
+	var annotations map[string]string
+	if kwokBin != "" {
+		annotations = map[string]string{sim.KwokNodeAnnotation: "fake"}
+		k, err := sim.StartKwok(kwokBin, kwokModule, c.KubeconfigPath, out)
+		if err != nil {
+			return nil, err
+		}
+		defer k.Stop()
+	}
+	if _, err := c.CreateAnnotatedNodes(ctx, "node", wl.Nodes, v1.ResourceList{
 		v1.ResourceCPU: resource.MustParse(wl.NodeCPU), v1.ResourceMemory: resource.MustParse(wl.NodeMemory),
-	}, nil); err != nil {
+	}, nil, annotations); err != nil {
 		return nil, err
 	}
 	p, err := sim.StartProcess(ctx, s, binary, c.KubeconfigPath, out, c.Client, ns)
@@ -128,7 +144,7 @@ func runOne(ctx context.Context, s sim.Scheduler, binary, out string, wl sim.Wor
 	defer p.Stop()
 	r, err := sim.New(c.Client, c.PodGroups, sim.Options{
 		Namespace: ns, SchedulerName: sim.SchedulerName, Progress: os.Stdout, Label: s.Name,
-		Stall: 15 * time.Second, Timeout: 5 * time.Minute,
+		Stall: 15 * time.Second, Timeout: 5 * time.Minute, KubeletByKwok: kwokBin != "",
 	}).Run(ctx, wl)
 	if err != nil {
 		return nil, err
