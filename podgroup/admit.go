@@ -190,6 +190,7 @@ func (m *Manager) planLocked(logger klog.Logger, g *Group, nodes Nodes) planResu
 // admits it; the others are activated.
 func (m *Manager) admitLocked(logger klog.Logger, g *Group, plan planResult, pod *v1.Pod, acts *Actions) {
 	now := m.clock.Now()
+	g.handled = true
 	m.stopDrainingLocked(g)
 	g.phase = PhaseAdmitted
 	g.admitted = now
@@ -254,7 +255,11 @@ func (m *Manager) itemsLocked(g *Group, placed int) ([]Item, int) {
 			template = pending[0]
 		}
 		virtual := make([]Item, 0)
-		for _, piece := range splitRemainder(rem, g.memberShape()) {
+		shape, exact := g.memberShape()
+		if !exact {
+			shape = evenShape(rem, shape)
+		}
+		for _, piece := range splitRemainder(rem, shape) {
 			virtual = append(virtual, Item{Template: template, Requests: piece})
 		}
 		// Virtual members are required: insert them before optional pods.

@@ -101,8 +101,11 @@ type Group struct {
 	// reservation.
 	drainTried time.Time
 	// restoreUntil is the reservation deadline a previous scheduler
-	// instance left on the group's object, until Restore takes it up.
+	// instance left on the group's object, until Restore takes it up;
+	// handled is set once this instance admitted the group or restored its
+	// reservation, after which the annotation is its own.
 	restoreUntil time.Time
+	handled      bool
 	// deferral records the group this one last let go first.
 	deferral *deferral
 	// lastEvent is the message of the last Event recorded for the group, to
@@ -169,30 +172,28 @@ func (g *Group) reservedTotal() resources.List {
 	return total
 }
 
-// memberShape guesses what one member not yet created requests: the spec's
-// MemberRequests, else an existing executor or non-driver member, else the
-// largest member.
-func (g *Group) memberShape() resources.List {
+// memberShape tells what one member not yet created requests: the spec's
+// MemberRequests, else the driver's executor-requests annotation, else an
+// existing non-driver member's requests (exact is true for these three);
+// else the largest member's, as a guess only.
+func (g *Group) memberShape() (shape resources.List, exact bool) {
 	if g.spec.MemberRequests != nil {
-		return g.spec.MemberRequests
+		return g.spec.MemberRequests, true
 	}
 	if g.driver != nil {
 		if s := SpecFromSparkDriver(g.driver); s.Valid() && s.MemberRequests != nil {
-			return s.MemberRequests
+			return s.MemberRequests, true
 		}
 	}
-	var shape, largest resources.List
+	var largest resources.List
 	for _, uid := range sortedUIDs(g.members) {
 		req := resources.PodRequests(g.members[uid].pod)
-		if !IsSparkDriver(g.members[uid].pod) && shape == nil {
-			shape = req
+		if !IsSparkDriver(g.members[uid].pod) {
+			return req, true
 		}
 		if largest == nil || compareSize(req, largest) > 0 {
 			largest = req
 		}
 	}
-	if shape != nil {
-		return shape
-	}
-	return largest
+	return largest, false
 }

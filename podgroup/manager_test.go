@@ -396,3 +396,27 @@ func TestReservationRestoredAfterRestart(t *testing.T) {
 		t.Errorf("events %+v", acts.Events)
 	}
 }
+
+// The instance that admitted a group does not take its own deadline
+// annotation for a reservation to restore, when it sees the annotated
+// object again after the executors used the room or ended.
+func TestOwnReservationNotRestored(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	m, _ := newManager()
+	driver := w.MakeSparkDriver("ns", "pi").Req("cpu", "1").Executors(1, "cpu=1").Obj()
+	m.UpsertPod(driver)
+	m.Admit(logger, driver, nodes(1, 4))
+	m.Assume(driver, "a")
+	d := m.Permit(driver)
+	exec := w.MakeSparkExecutor("ns", "pi", 1, driver).Req("cpu", "1").Obj()
+	m.UpsertPod(exec)
+	m.Admit(logger, exec, nodes(1, 4))
+	m.Assume(exec, "a")
+	annotated := driver.DeepCopy()
+	annotated.Spec.NodeName = "a"
+	annotated.Annotations[podgroup.AnnotationReservedUntil] = d.Persist[0].ReservedUntil.Format(time.RFC3339)
+	m.UpsertPod(annotated)
+	if m.NeedsRestore() {
+		t.Error("the admitting instance restores its own, used reservation")
+	}
+}

@@ -17,8 +17,8 @@ const ReasonRestored = "ReservationRestored"
 // reservation back at the next scheduling cycle (Restore).
 func (m *Manager) noteReservedUntilLocked(g *Group, annotations map[string]string) {
 	v, ok := annotations[AnnotationReservedUntil]
-	if !ok || len(g.reserved) > 0 {
-		return
+	if !ok || len(g.reserved) > 0 || g.handled {
+		return // this instance admitted it, and knows its reservation
 	}
 	until, err := time.Parse(time.RFC3339, v)
 	if err != nil || !m.clock.Now().Before(until) {
@@ -57,13 +57,19 @@ func (m *Manager) Restore(logger klog.Logger, nodes Nodes) Actions {
 		if until.IsZero() || !now.Before(until) || len(g.reserved) > 0 {
 			continue
 		}
-		if _, placed := g.counts(); g.phase != PhaseRunning && int32(placed) < g.spec.MinMember {
+		if g.handled || g.phase == PhaseFinished || g.phase == PhaseFailed {
+			continue
+		}
+		live, placed := g.counts()
+		if g.phase != PhaseRunning || int32(placed) < g.spec.MinMember {
 			// Not running yet: its members are still being gathered; try later.
 			g.restoreUntil = until
 			m.restorePending = true
 			continue
 		}
-		_, placed := g.counts()
+		if live < len(g.members) {
+			continue // members ended: what is missing is not members to come
+		}
 		items, required := m.itemsLocked(g, placed)
 		var virtual []Item
 		for _, it := range items[:required] {
@@ -75,7 +81,7 @@ func (m *Manager) Restore(logger klog.Logger, nodes Nodes) Actions {
 			continue
 		}
 		placement, _ := Plan(logger, m.roomsLocked(nodes.Rooms(), key), virtual, 0)
-		g.phase = PhaseRunning
+		g.handled = true
 		g.deadline = until
 		m.setReservedLocked(g, placement.PerNode, "", &acts)
 		m.eventLocked(g, &acts, v1.EventTypeNormal, ReasonRestored, fmt.Sprintf(

@@ -165,6 +165,36 @@ func splitRemainder(rem, shape resources.List) []resources.List {
 	return pieces
 }
 
+// evenShape turns a guessed member shape into an even cut of rem: as many
+// pieces as the guess's CPU goes into rem's CPU (or, without CPU, its
+// largest count), each an equal part of every resource. With only a
+// driver to go by, this cuts Spark Operator's minResources into executors of
+// the right size when the driver's CPU matches theirs, and into even pieces
+// otherwise, never into pieces of one resource only.
+func evenShape(rem, guess resources.List) resources.List {
+	count := int64(0)
+	if c, g := rem[v1.ResourceCPU], guess[v1.ResourceCPU]; c > 0 && g > 0 {
+		count = (c + g - 1) / g
+	} else {
+		for name, v := range rem {
+			if s := guess[name]; s > 0 && v > 0 && name != resources.Pods {
+				count = max(count, (v+s-1)/s)
+			}
+		}
+	}
+	if count <= 0 {
+		return guess
+	}
+	count = min(count, maxVirtualMembers)
+	shape := resources.List{}
+	for name, v := range rem {
+		if name != resources.Pods && v > 0 {
+			shape[name] = (v + count - 1) / count
+		}
+	}
+	return shape
+}
+
 func sortedNames(rl v1.ResourceList) []v1.ResourceName {
 	return slices.Sorted(maps.Keys(rl))
 }

@@ -8,6 +8,21 @@ import (
 	"github.com/gangsched/gangsched/resources"
 )
 
+func TestEvenShape(t *testing.T) {
+	// Spark Operator's minResources for a 1-CPU/2Gi driver and 8 executors
+	// of 1 CPU/4Gi, with only the driver to guess from: 8 executor-sized pieces.
+	rem := resources.List{"cpu": 8000, "memory": 32 << 30}
+	pieces := splitRemainder(rem, evenShape(rem, resources.List{"cpu": 1000, "memory": 2 << 30, "pods": 1}))
+	if len(pieces) != 8 {
+		t.Fatalf("%d pieces, want 8: %v", len(pieces), pieces)
+	}
+	for _, p := range pieces {
+		if want := (resources.List{"cpu": 1000, "memory": 4 << 30, "pods": 1}); !p.Equal(want) {
+			t.Errorf("piece %v, want %v", p, want)
+		}
+	}
+}
+
 func TestSplitRemainder(t *testing.T) {
 	tests := map[string]struct {
 		rem, shape resources.List

@@ -30,12 +30,18 @@ type Result struct {
 	GangLatency []time.Duration
 	// Samples is the cluster's state over time.
 	Samples []Sample
+	// PodsBound counts the pods that got a node during the run.
+	PodsBound int
+	// SchedulerCPUSeconds and SchedulerMaxRSS are what the scheduler
+	// process used over the run: CPU time, and its peak resident memory.
+	SchedulerCPUSeconds float64
+	SchedulerMaxRSS     int64
 }
 
 func (s *Simulator) result(wl Workload, start, end time.Time, outcome string) *Result {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := &Result{Outcome: outcome, Apps: len(wl.Apps), Samples: slices.Clone(s.samples)}
+	r := &Result{Outcome: outcome, Apps: len(wl.Apps), Samples: slices.Clone(s.samples), PodsBound: len(s.bound)}
 	last := start
 	for _, st := range s.apps {
 		switch {
@@ -97,8 +103,13 @@ func WriteTable(w io.Writer, results []*Result) {
 	add("CPU held by stuck apps at the end", func(r *Result) string { return fmt.Sprintf("%.0f cores", r.HeldCPUAtEnd) })
 	add("CPU-seconds held by apps not running whole", func(r *Result) string { return fmt.Sprintf("%.0f", r.WastedCPUSeconds) })
 	add("makespan", func(r *Result) string { return r.Makespan.Round(time.Second).String() })
-	add("gang start latency p50 / p99", func(r *Result) string {
-		return fmt.Sprintf("%s / %s", Percentile(r.GangLatency, 50).Round(100*time.Millisecond), Percentile(r.GangLatency, 99).Round(100*time.Millisecond))
+	add("gang start latency p50 / p99 (apps started)", func(r *Result) string {
+		return fmt.Sprintf("%s / %s (%d)", Percentile(r.GangLatency, 50).Round(100*time.Millisecond),
+			Percentile(r.GangLatency, 99).Round(100*time.Millisecond), len(r.GangLatency))
+	})
+	add("pods bound per second", func(r *Result) string { return fmt.Sprintf("%.1f", r.Throughput()) })
+	add("scheduler CPU time / peak memory", func(r *Result) string {
+		return fmt.Sprintf("%.1fs / %.0f MiB", r.SchedulerCPUSeconds, float64(r.SchedulerMaxRSS)/(1<<20))
 	})
 	add("outcome", func(r *Result) string { return r.Outcome })
 

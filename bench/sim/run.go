@@ -11,6 +11,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -62,8 +63,10 @@ type Simulator struct {
 	lister corelisters.PodLister
 	queue  workqueue.TypedRateLimitingInterface[string]
 
-	mu         sync.Mutex
-	apps       map[string]*appState
+	mu   sync.Mutex
+	apps map[string]*appState
+	// bound holds the pods seen with a node.
+	bound      map[types.UID]bool
 	lastChange time.Time
 	samples    []Sample
 }
@@ -94,6 +97,7 @@ func New(client kubernetes.Interface, pgs pgclientset.Interface, opts Options) *
 		client: client, pgs: pgs, opts: opts,
 		queue: workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
 		apps:  map[string]*appState{},
+		bound: map[types.UID]bool{},
 	}
 }
 
@@ -234,6 +238,7 @@ func (s *Simulator) handle(ctx context.Context, key string) error {
 	app := pod.Labels["spark-app-name"]
 	if pod.Spec.NodeName != "" && (pod.Status.Phase == v1.PodPending || s.opts.KubeletByKwok) {
 		s.touch(func() {
+			s.bound[pod.UID] = true
 			if st := s.apps[app]; st != nil && podgroup.IsSparkDriver(pod) && st.driverBound.IsZero() {
 				st.driverBound = time.Now()
 			}

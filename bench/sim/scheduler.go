@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -89,6 +91,33 @@ func StartProcess(ctx context.Context, s Scheduler, binary, kubeconfig, dir stri
 	zero := int64(0)
 	_ = client.CoreV1().Pods(namespace).Delete(ctx, "canary", metav1.DeleteOptions{GracePeriodSeconds: &zero})
 	return p, nil
+}
+
+// Usage returns the CPU time the process used so far and its peak resident
+// memory, from /proc.
+func (p *Process) Usage() (cpuSeconds float64, maxRSS int64) {
+	pid := p.cmd.Process.Pid
+	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		// Fields after the command name, which is in parentheses: utime
+		// and stime are the 12th and 13th, in clock ticks (100 a second).
+		if i := strings.LastIndexByte(string(stat), ')'); i > 0 {
+			f := strings.Fields(string(stat)[i+1:])
+			if len(f) > 12 {
+				ut, _ := strconv.ParseFloat(f[11], 64)
+				st, _ := strconv.ParseFloat(f[12], 64)
+				cpuSeconds = (ut + st) / 100
+			}
+		}
+	}
+	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+		for _, line := range strings.Split(string(status), "\n") {
+			if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+				maxRSS = kb << 10
+			}
+		}
+	}
+	return cpuSeconds, maxRSS
 }
 
 // Stop ends the process and waits for it.

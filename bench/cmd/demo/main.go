@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"go/build"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -97,13 +98,36 @@ func run(ctx context.Context, binary, out string, spec sim.Spec) error {
 		fmt.Printf("  %s: %s\n\n", s.Name, r.Outcome)
 	}
 	sim.WriteTable(os.Stdout, results)
-	path := filepath.Join(out, "results.json")
+	return writeResults(out, results, capacityCPU(spec))
+}
+
+// writeResults writes the results as JSON and CSV, and the charts as SVG.
+func writeResults(out string, results []*sim.Result, capacity float64) error {
 	data, _ := json.MarshalIndent(results, "", "  ")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		return err
+	files := map[string]func(io.Writer){
+		"results.json":    func(w io.Writer) { _, _ = w.Write(data) },
+		"results.csv":     func(w io.Writer) { sim.WriteCSV(w, results) },
+		"utilization.svg": func(w io.Writer) { sim.WriteUtilization(w, results, capacity) },
+		"latency-cdf.svg": func(w io.Writer) { sim.WriteLatencyCDF(w, results) },
 	}
-	fmt.Printf("\nResults: %s; scheduler logs: %s/*-scheduler.log\n", path, out)
+	for name, write := range files {
+		f, err := os.Create(filepath.Join(out, name))
+		if err != nil {
+			return err
+		}
+		write(f)
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("\nResults: %[1]s/results.json, %[1]s/results.csv; charts: %[1]s/utilization.svg, %[1]s/latency-cdf.svg; logs: %[1]s/*.log\n", out)
 	return nil
+}
+
+// capacityCPU is the cluster's CPU in cores.
+func capacityCPU(spec sim.Spec) float64 {
+	cpu := resource.MustParse(spec.NodeCPU)
+	return float64(spec.Nodes) * cpu.AsApproximateFloat64()
 }
 
 func runOne(ctx context.Context, s sim.Scheduler, binary, out string, wl sim.Workload, logFile *os.File) (*sim.Result, error) {
@@ -150,6 +174,7 @@ func runOne(ctx context.Context, s sim.Scheduler, binary, out string, wl sim.Wor
 		return nil, err
 	}
 	r.Scheduler = s.Name
+	r.SchedulerCPUSeconds, r.SchedulerMaxRSS = p.Usage()
 	return r, nil
 }
 
