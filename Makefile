@@ -8,7 +8,7 @@ LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gangsched-
 # Integration tests start many API servers; give them time on 2 cores.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build image bench-go fuzz kwok test unit integration vet etcd generate demo clean
+.PHONY: all build image bench bench-go coscheduling fuzz kwok test unit integration vet etcd generate demo clean
 
 all: build
 
@@ -50,10 +50,25 @@ kwok: $(BIN)/kwok
 $(BIN)/kwok:
 	GOBIN=$(BIN) GOFLAGS=-mod=mod $(GO) install sigs.k8s.io/kwok/cmd/kwok@$(KWOK_VERSION)
 
+## coscheduling: scheduler-plugins' scheduler (v0.34.7, on Kubernetes 1.34), for the benchmark's comparison
+coscheduling: $(BIN)/coscheduling-scheduler
+$(BIN)/coscheduling-scheduler: bench/coscheduling/go.mod bench/coscheduling/main.go
+	cd bench/coscheduling && $(GO) build -o $(BIN)/coscheduling-scheduler .
+
+CONTENTION = ETCD_BIN=$(BIN)/etcd $(GO) run ./bench/cmd/contention -scheduler-binary $(BIN)/gang-scheduler \
+	-kwok $(BIN)/kwok -kwok-module $$($(GO) env GOMODCACHE)/sigs.k8s.io/kwok@$(KWOK_VERSION)
+
 ## demo: Spark-like apps under contention on an embedded cluster with kwok nodes, default scheduler vs gangsched
 demo: build etcd kwok
-	ETCD_BIN=$(BIN)/etcd $(GO) run ./bench/cmd/demo -scheduler-binary $(BIN)/gang-scheduler -kwok $(BIN)/kwok \
-		-kwok-module $$($(GO) env GOMODCACHE)/sigs.k8s.io/kwok@$(KWOK_VERSION) -out _output/demo
+	$(CONTENTION) -out _output/demo -queues etl=2:0.5,adhoc=1:0.5
+
+## bench: the full comparison — 1,000 kwok nodes, 320 apps in 3 queues with 2 priorities and plain pods —
+## with the default scheduler, gangsched and scheduler-plugins' Coscheduling (results in _output/bench)
+BENCH_FLAGS ?= -nodes 1000 -node-cpu 4 -node-memory 32Gi -apps 320 -min-executors 10 -max-executors 40 \
+	-work 40s -interarrival 100ms -podgroup-share 1 -queues prod=3:0.4,etl=2:0.3,adhoc=1:0.3 \
+	-high-priority-share 0.2 -plain-pods-per-second 5 -plain-pod-cpu 500m -plain-pod-run 10s -stall 30s -timeout 15m
+bench: build etcd kwok coscheduling
+	$(CONTENTION) -out _output/bench -coscheduling-binary $(BIN)/coscheduling-scheduler $(BENCH_FLAGS)
 
 ## bench-go: Go benchmarks of the hot paths (planning, admission, fair share, Filter/Score) at 1,000 and 5,000 nodes
 bench-go:

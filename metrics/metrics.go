@@ -94,6 +94,16 @@ var (
 		Help:           "A queue's resources by kind: allocated, fair_share, guaranteed, borrowed (cpu in cores, other resources in their base unit).",
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"queue", "kind", "resource"})
+
+	// Groups is how many pod groups the scheduler tracks, by phase: a
+	// Spark app is forgotten once its pods are gone, a PodGroup once it is
+	// deleted, so after a workload drains this falls back (no leak).
+	Groups = metrics.NewGaugeVec(&metrics.GaugeOpts{
+		Subsystem:      Subsystem,
+		Name:           "groups",
+		Help:           "Pod groups the scheduler tracks, by phase (Pending, Admitted, Running, Finished, Failed).",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"phase"})
 )
 
 var registerOnce sync.Once
@@ -102,7 +112,7 @@ var registerOnce sync.Once
 func Register() {
 	registerOnce.Do(func() {
 		schedmetrics.RegisterMetrics(AdmissionLatency, GroupReleases, PreemptedGroups, PreemptedPods,
-			ReservationHold, PendingGroups, QueueResources)
+			ReservationHold, PendingGroups, QueueResources, Groups)
 	})
 }
 

@@ -106,6 +106,20 @@ func NewManager(cfg Config, clk clock.PassiveClock) *Manager {
 	}
 }
 
+// Phases lists every phase of a group, in order.
+var Phases = []Phase{PhasePending, PhaseAdmitted, PhaseRunning, PhaseFinished, PhaseFailed}
+
+// GroupsByPhase counts the groups the Manager tracks, by phase.
+func (m *Manager) GroupsByPhase() map[Phase]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	counts := make(map[Phase]int, len(Phases))
+	for _, g := range m.groups {
+		counts[g.phase]++
+	}
+	return counts
+}
+
 // groupLocked returns the group of key, creating it if needed.
 func (m *Manager) groupLocked(key Key) *Group {
 	g := m.groups[key]

@@ -420,3 +420,31 @@ func TestOwnReservationNotRestored(t *testing.T) {
 		t.Error("the admitting instance restores its own, used reservation")
 	}
 }
+
+// A finished Spark app is forgotten once its pods are deleted, and a
+// PodGroup's group once the PodGroup is: nothing stays behind.
+func TestFinishedGroupsAreForgotten(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	m, _ := newManager()
+	driver := w.MakeSparkDriver("ns", "pi").Req("cpu", "1").Executors(1, "cpu=1").Obj()
+	m.UpsertPod(driver)
+	m.Admit(logger, driver, nodes(1, 4))
+	if got := m.GroupsByPhase(); got[podgroup.PhaseAdmitted] != 1 {
+		t.Fatalf("groups %v, want one admitted", got)
+	}
+	m.DeletePod(driver)
+
+	pg := w.MakePodGroup("ns", "pg").Obj()
+	m.UpsertPodGroup(pg)
+	pod := w.MakePod("ns", "p").Group("pg").Req("cpu", "1").Obj()
+	m.UpsertPod(pod)
+	m.UpsertPod(w.MakePod("ns", "p").Group("pg").Req("cpu", "1").Node("a").Phase(v1.PodSucceeded).Obj())
+	if got := m.GroupsByPhase(); got[podgroup.PhaseFinished] != 1 || len(got) != 1 {
+		t.Fatalf("groups %v, want one finished", got)
+	}
+	m.DeletePod(pod)
+	m.DeletePodGroup(pg)
+	if got := m.GroupsByPhase(); len(got) != 0 {
+		t.Errorf("groups %v left after every pod and PodGroup was deleted", got)
+	}
+}

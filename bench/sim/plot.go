@@ -81,11 +81,26 @@ func WriteLatencyCDF(w io.Writer, results []*Result) {
 
 // WriteCSV writes one row per scheduler.
 func WriteCSV(w io.Writer, results []*Result) {
-	fmt.Fprintln(w, "scheduler,apps,completed,partial_at_end,held_cpu_at_end,wasted_cpu_seconds,makespan_seconds,latency_p50_seconds,latency_p99_seconds,pods_bound,pods_per_second,scheduler_cpu_seconds,scheduler_max_rss_mib,outcome")
+	fmt.Fprintln(w, "scheduler,apps,completed,partial_at_end,held_cpu_at_end,wasted_cpu_seconds,makespan_seconds,latency_p50_seconds,latency_p99_seconds,pods_bound,pods_per_second,plain_pods,plain_bound,plain_wait_p50_seconds,plain_wait_p99_seconds,scheduler_cpu_seconds,scheduler_max_rss_mib,outcome")
 	for _, r := range results {
-		fmt.Fprintf(w, "%s,%d,%d,%d,%.0f,%.0f,%.1f,%.1f,%.1f,%d,%.2f,%.1f,%.0f,%q\n", r.Scheduler, r.Apps, r.Completed, r.Partial,
+		fmt.Fprintf(w, "%s,%d,%d,%d,%.0f,%.0f,%.1f,%.1f,%.1f,%d,%.2f,%d,%d,%.3f,%.3f,%.1f,%.0f,%q\n", r.Scheduler, r.Apps, r.Completed, r.Partial,
 			r.HeldCPUAtEnd, r.WastedCPUSeconds, r.Makespan.Seconds(), Percentile(r.GangLatency, 50).Seconds(),
-			Percentile(r.GangLatency, 99).Seconds(), r.PodsBound, r.Throughput(), r.SchedulerCPUSeconds, float64(r.SchedulerMaxRSS)/(1<<20), r.Outcome)
+			Percentile(r.GangLatency, 99).Seconds(), r.PodsBound, r.Throughput(), r.Plain, len(r.PlainLatency),
+			Percentile(r.PlainLatency, 50).Seconds(), Percentile(r.PlainLatency, 99).Seconds(),
+			r.SchedulerCPUSeconds, float64(r.SchedulerMaxRSS)/(1<<20), r.Outcome)
+	}
+}
+
+// WriteQueuesCSV writes one row per scheduler and queue: the queue's share
+// of the CPU-seconds used while every queue had apps waiting, against the
+// share its weight asks for.
+func WriteQueuesCSV(w io.Writer, results []*Result) {
+	fmt.Fprintln(w, "scheduler,queue,weight,weight_share,cpu_share,cpu_seconds,contended_seconds,apps_completed")
+	for _, r := range results {
+		for _, q := range r.Queues {
+			fmt.Fprintf(w, "%s,%s,%d,%.3f,%.3f,%.0f,%.1f,%d\n", r.Scheduler, q.Name, q.Weight, q.WeightShare, q.Share,
+				q.CPUSeconds, r.ContendedWindow.Seconds(), q.Completed)
+		}
 	}
 }
 

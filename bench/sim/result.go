@@ -36,17 +36,46 @@ type Result struct {
 	// process used over the run: CPU time, and its peak resident memory.
 	SchedulerCPUSeconds float64
 	SchedulerMaxRSS     int64
+	// Plain counts the plain pods submitted; PlainLatency holds, per bound
+	// plain pod, the time from its creation until it had a node.
+	Plain        int
+	PlainLatency []time.Duration
+	// Queues holds each queue's use of the cluster while every queue had
+	// apps waiting (ContendedWindow long in all).
+	Queues          []QueueResult
+	ContendedWindow time.Duration
+}
+
+// QueueResult is one queue's part of a run.
+type QueueResult struct {
+	Name   string
+	Weight int32
+	// Completed counts its finished apps.
+	Completed int
+	// CPUSeconds is the CPU its apps' pods held while every queue had apps
+	// waiting; Share is that part of all queues' CPU-seconds, and
+	// WeightShare the part its weight asks for.
+	CPUSeconds, Share, WeightShare float64
 }
 
 func (s *Simulator) result(wl Workload, start, end time.Time, outcome string) *Result {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := &Result{Outcome: outcome, Apps: len(wl.Apps), Samples: slices.Clone(s.samples), PodsBound: len(s.bound)}
+	r := &Result{Outcome: outcome, Apps: len(wl.Apps), Samples: slices.Clone(s.samples), PodsBound: len(s.bound),
+		Plain: len(wl.Plain), ContendedWindow: s.queueWindow}
+	for _, st := range s.plain {
+		if !st.bound.IsZero() {
+			r.PlainLatency = append(r.PlainLatency, st.bound.Sub(st.submitted))
+		}
+	}
+	slices.Sort(r.PlainLatency)
+	completed := map[string]int{}
 	last := start
 	for _, st := range s.apps {
 		switch {
 		case !st.done.IsZero():
 			r.Completed++
+			completed[st.app.Queue]++
 			if st.done.After(last) {
 				last = st.done
 			}
@@ -71,6 +100,21 @@ func (s *Simulator) result(wl Workload, start, end time.Time, outcome string) *R
 	}
 	if n := len(r.Samples); n > 0 {
 		r.HeldCPUAtEnd = float64(r.Samples[n-1].HeldCPU) / 1000
+	}
+	var cpuTotal, weightTotal float64
+	for _, q := range wl.Queues {
+		cpuTotal += s.queueCPU[q.Name]
+		weightTotal += float64(q.Weight)
+	}
+	for _, q := range wl.Queues {
+		qr := QueueResult{Name: q.Name, Weight: q.Weight, Completed: completed[q.Name], CPUSeconds: s.queueCPU[q.Name]}
+		if cpuTotal > 0 {
+			qr.Share = qr.CPUSeconds / cpuTotal
+		}
+		if weightTotal > 0 {
+			qr.WeightShare = float64(q.Weight) / weightTotal
+		}
+		r.Queues = append(r.Queues, qr)
 	}
 	return r
 }
@@ -108,6 +152,22 @@ func WriteTable(w io.Writer, results []*Result) {
 			Percentile(r.GangLatency, 99).Round(100*time.Millisecond), len(r.GangLatency))
 	})
 	add("pods bound per second", func(r *Result) string { return fmt.Sprintf("%.1f", r.Throughput()) })
+	if len(results) > 0 && results[0].Plain > 0 {
+		add("plain pods bound; wait p50 / p99", func(r *Result) string {
+			return fmt.Sprintf("%d / %d; %s / %s", len(r.PlainLatency), r.Plain,
+				Percentile(r.PlainLatency, 50).Round(10*time.Millisecond), Percentile(r.PlainLatency, 99).Round(10*time.Millisecond))
+		})
+	}
+	if len(results) > 0 {
+		for i, q := range results[0].Queues {
+			add(fmt.Sprintf("queue %s (weight %d, %.0f%%): CPU share, apps done", q.Name, q.Weight, 100*q.WeightShare), func(r *Result) string {
+				if r.ContendedWindow == 0 {
+					return fmt.Sprintf("-, %d", r.Queues[i].Completed)
+				}
+				return fmt.Sprintf("%.0f%%, %d", 100*r.Queues[i].Share, r.Queues[i].Completed)
+			})
+		}
+	}
 	add("scheduler CPU time / peak memory", func(r *Result) string {
 		return fmt.Sprintf("%.1fs / %.0f MiB", r.SchedulerCPUSeconds, float64(r.SchedulerMaxRSS)/(1<<20))
 	})

@@ -20,8 +20,10 @@ import (
 	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
 	pgclientset "sigs.k8s.io/scheduler-plugins/pkg/generated/clientset/versioned"
 
+	"github.com/gangsched/gangsched/apis/scheduling/v1alpha1"
 	"github.com/gangsched/gangsched/podgroup"
 	"github.com/gangsched/gangsched/resources"
+	w "github.com/gangsched/gangsched/test/wrappers"
 )
 
 // Options tune a run.
@@ -45,6 +47,13 @@ type Options struct {
 	KubeletByKwok bool
 }
 
+// plainState is what the simulator knows of one plain pod.
+type plainState struct {
+	plain            *Plain
+	submitted, bound time.Time
+	ending           bool
+}
+
 // appState is what the simulator knows of one app.
 type appState struct {
 	app       *App
@@ -63,8 +72,13 @@ type Simulator struct {
 	lister corelisters.PodLister
 	queue  workqueue.TypedRateLimitingInterface[string]
 
-	mu   sync.Mutex
-	apps map[string]*appState
+	mu    sync.Mutex
+	apps  map[string]*appState
+	plain map[string]*plainState
+	// queueCPU accumulates, per queue, the CPU-seconds its apps' pods held
+	// while every queue had apps waiting; queueWindow is how long that was.
+	queueCPU    map[string]float64
+	queueWindow time.Duration
 	// bound holds the pods seen with a node.
 	bound      map[types.UID]bool
 	lastChange time.Time
@@ -80,6 +94,8 @@ type Sample struct {
 	// Done counts finished apps, Partial apps with a bound driver that do
 	// not have all their executors running.
 	Done, Partial int
+	// PlainCPU is the part of BoundCPU that plain pods request.
+	PlainCPU int64
 }
 
 // New prepares a simulator for the given clients.
@@ -95,9 +111,11 @@ func New(client kubernetes.Interface, pgs pgclientset.Interface, opts Options) *
 	}
 	return &Simulator{
 		client: client, pgs: pgs, opts: opts,
-		queue: workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
-		apps:  map[string]*appState{},
-		bound: map[types.UID]bool{},
+		queue:    workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
+		apps:     map[string]*appState{},
+		plain:    map[string]*plainState{},
+		bound:    map[types.UID]bool{},
+		queueCPU: map[string]float64{},
 	}
 }
 
@@ -129,7 +147,11 @@ func (s *Simulator) Run(ctx context.Context, wl Workload) (*Result, error) {
 		a := &wl.Apps[i]
 		s.apps[a.Name] = &appState{app: a}
 	}
+	for i := range wl.Plain {
+		s.plain[wl.Plain[i].Name] = &plainState{plain: &wl.Plain[i]}
+	}
 	go s.submit(ctx, start, wl)
+	go s.submitPlain(ctx, start, wl)
 	lastArrival := wl.Apps[len(wl.Apps)-1].Arrival
 
 	sampleTick := time.NewTicker(500 * time.Millisecond)
@@ -141,7 +163,7 @@ func (s *Simulator) Run(ctx context.Context, wl Workload) (*Result, error) {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case now := <-sampleTick.C:
-			smp := s.sample(now.Sub(start))
+			smp := s.sample(now.Sub(start), wl.Queues)
 			if s.opts.Progress != nil && now.After(nextProgress) {
 				nextProgress = now.Add(s.opts.ProgressEvery)
 				fmt.Fprintf(s.opts.Progress, "  %-9s t=%3.0fs  apps done %2d/%d  partially placed %2d  CPU bound %5.1f, held by partial apps %5.1f\n",
@@ -178,10 +200,13 @@ func (s *Simulator) submit(ctx context.Context, start time.Time, wl Workload) {
 		}
 		if a.PodGroup {
 			pg := &schedv1alpha1.PodGroup{
-				ObjectMeta: metav1.ObjectMeta{Name: a.Name + "-pg", Namespace: s.opts.Namespace},
+				ObjectMeta: metav1.ObjectMeta{Name: a.Name + "-pg", Namespace: s.opts.Namespace, Labels: map[string]string{}},
 				Spec:       schedv1alpha1.PodGroupSpec{MinMember: 1, MinResources: a.total().ToResourceList()},
 			}
 			delete(pg.Spec.MinResources, resources.Pods)
+			if a.Queue != "" {
+				pg.Labels[v1alpha1.QueueLabel] = a.Queue
+			}
 			if _, err := s.pgs.SchedulingV1alpha1().PodGroups(s.opts.Namespace).Create(ctx, pg, metav1.CreateOptions{}); err != nil {
 				continue
 			}
@@ -197,6 +222,32 @@ func (s *Simulator) submit(ctx context.Context, start time.Time, wl Workload) {
 		}
 	}
 }
+
+// submitPlain creates each plain pod at its arrival time.
+func (s *Simulator) submitPlain(ctx context.Context, start time.Time, wl Workload) {
+	for i := range wl.Plain {
+		p := &wl.Plain[i]
+		if d := time.Until(start.Add(p.Arrival)); d > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(d):
+			}
+		}
+		pod := w.MakePod(s.opts.Namespace, p.Name).Scheduler(s.opts.SchedulerName).Label(LabelPlain, "true").Obj()
+		pod.UID = ""
+		pod.Spec.Containers[0].Resources.Requests = p.Requests.DeepCopy()
+		s.mu.Lock()
+		s.plain[p.Name].submitted = time.Now()
+		s.mu.Unlock()
+		if _, err := s.client.CoreV1().Pods(s.opts.Namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(s.progressOut(), "creating pod %s: %v\n", p.Name, err)
+		}
+	}
+}
+
+// LabelPlain marks the plain pods of a workload.
+const LabelPlain = "bench.gangsched.io/plain"
 
 func (s *Simulator) progressOut() io.Writer {
 	if s.opts.Progress != nil {
@@ -235,6 +286,9 @@ func (s *Simulator) handle(ctx context.Context, key string) error {
 	if err != nil {
 		return nil
 	}
+	if pod.Labels[LabelPlain] != "" {
+		return s.handlePlain(ctx, pod)
+	}
 	app := pod.Labels["spark-app-name"]
 	if pod.Spec.NodeName != "" && (pod.Status.Phase == v1.PodPending || s.opts.KubeletByKwok) {
 		s.touch(func() {
@@ -268,6 +322,46 @@ func (s *Simulator) handle(ctx context.Context, key string) error {
 	s.mu.Unlock()
 	if !podgroup.IsSparkDriver(pod) {
 		s.maybeStart(ctx, st)
+	}
+	return nil
+}
+
+// handlePlain plays kubelet for a plain pod: it runs for its time once
+// bound, then succeeds.
+func (s *Simulator) handlePlain(ctx context.Context, pod *v1.Pod) error {
+	s.mu.Lock()
+	st := s.plain[pod.Name]
+	if st == nil || pod.Spec.NodeName == "" {
+		s.mu.Unlock()
+		return nil
+	}
+	if st.bound.IsZero() {
+		st.bound = time.Now()
+		s.bound[pod.UID] = true
+	}
+	start := pod.Status.Phase == v1.PodRunning && !st.ending
+	if start {
+		st.ending = true
+	}
+	s.mu.Unlock()
+	if pod.Status.Phase == v1.PodPending && !s.opts.KubeletByKwok {
+		return s.setPhase(ctx, pod, v1.PodRunning)
+	}
+	if start {
+		go func() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(st.plain.Run):
+			}
+			for ctx.Err() == nil {
+				fresh, err := s.lister.Pods(pod.Namespace).Get(pod.Name)
+				if err != nil || s.setPhase(ctx, fresh, v1.PodSucceeded) == nil {
+					return
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}()
 	}
 	return nil
 }
@@ -351,13 +445,15 @@ func (s *Simulator) touch(f func()) {
 	s.lastChange = time.Now()
 }
 
-// sample records the cluster's state.
-func (s *Simulator) sample(at time.Duration) Sample {
+// sample records the cluster's state, and adds to the queues' CPU-seconds
+// when every queue has apps waiting.
+func (s *Simulator) sample(at time.Duration, queues []Queue) Sample {
 	pods, _ := s.lister.Pods(s.opts.Namespace).List(labels.Everything())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	smp := Sample{At: at}
 	partial := map[string]bool{}
+	waiting := map[string]bool{}
 	for name, st := range s.apps {
 		switch {
 		case !st.done.IsZero():
@@ -366,15 +462,38 @@ func (s *Simulator) sample(at time.Duration) Sample {
 			smp.Partial++
 			partial[name] = true
 		}
+		if !st.submitted.IsZero() && st.started.IsZero() {
+			waiting[st.app.Queue] = true
+		}
 	}
+	queueCPU := map[string]int64{}
 	for _, p := range pods {
 		if p.Spec.NodeName == "" || p.Status.Phase == v1.PodSucceeded || p.Status.Phase == v1.PodFailed {
 			continue
 		}
 		cpu := resources.PodRequests(p)[v1.ResourceCPU]
 		smp.BoundCPU += cpu
+		if p.Labels[LabelPlain] != "" {
+			smp.PlainCPU += cpu
+		}
 		if partial[p.Labels["spark-app-name"]] {
 			smp.HeldCPU += cpu
+		}
+		if st := s.apps[p.Labels["spark-app-name"]]; st != nil {
+			queueCPU[st.app.Queue] += cpu
+		}
+	}
+	if n := len(s.samples); n > 0 && len(queues) > 1 {
+		contended := true
+		for _, q := range queues {
+			contended = contended && waiting[q.Name]
+		}
+		if contended {
+			step := at - s.samples[n-1].At
+			s.queueWindow += step
+			for q, cpu := range queueCPU {
+				s.queueCPU[q] += float64(cpu) / 1000 * step.Seconds()
+			}
 		}
 	}
 	s.samples = append(s.samples, smp)

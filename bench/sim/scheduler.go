@@ -29,6 +29,12 @@ type Scheduler struct {
 	Name string
 	// Stock runs kube-scheduler's default profile instead of gangsched's.
 	Stock bool
+	// Coscheduling runs scheduler-plugins' Coscheduling profile, as its
+	// manifests/coscheduling/scheduler-config.yaml configures it; Binary
+	// must then be scheduler-plugins' scheduler (bench/coscheduling).
+	Coscheduling bool
+	// Binary overrides the scheduler binary StartProcess is given.
+	Binary string
 }
 
 // DefaultScheduler is kube-scheduler's stock profile, built from the same
@@ -37,6 +43,45 @@ var DefaultScheduler = Scheduler{Name: "default", Stock: true}
 
 // GangScheduler is gangsched as manifests/ configures it.
 var GangScheduler = Scheduler{Name: "gangsched"}
+
+// CoschedulingScheduler returns scheduler-plugins' Coscheduling run by binary.
+func CoschedulingScheduler(binary string) Scheduler {
+	return Scheduler{Name: "coscheduling", Coscheduling: true, Binary: binary}
+}
+
+// coschedulingConfig is scheduler-plugins' shipped Coscheduling profile
+// (manifests/coscheduling/scheduler-config.yaml in v0.34.7) under the
+// benchmark's scheduler name, with gangsched's permit timeout.
+const coschedulingConfig = `apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+leaderElection:
+  leaderElect: false
+clientConnection:
+  kubeconfig: %q
+profiles:
+- schedulerName: %s
+  plugins:
+    multiPoint:
+      enabled:
+      - name: Coscheduling
+    queueSort:
+      enabled:
+      - name: Coscheduling
+      disabled:
+      - name: "*"
+  pluginConfig:
+  - name: Coscheduling
+    args:
+      permitWaitingTimeSeconds: 60
+`
+
+// config renders the scheduler's configuration for the cluster of kubeconfig.
+func (s Scheduler) config(kubeconfig string) ([]byte, error) {
+	if s.Coscheduling {
+		return []byte(fmt.Sprintf(coschedulingConfig, kubeconfig, SchedulerName)), nil
+	}
+	return manifests.SchedulerConfig(manifests.RenderOptions{Kubeconfig: kubeconfig, Stock: s.Stock})
+}
 
 // Process is a scheduler running as its own process.
 type Process struct {
@@ -48,9 +93,12 @@ type Process struct {
 // configuration against the cluster of kubeconfig, logging into dir, and
 // waits until it binds a canary pod in namespace.
 func StartProcess(ctx context.Context, s Scheduler, binary, kubeconfig, dir string, client kubernetes.Interface, namespace string) (*Process, error) {
-	cfg, err := manifests.SchedulerConfig(manifests.RenderOptions{Kubeconfig: kubeconfig, Stock: s.Stock})
+	cfg, err := s.config(kubeconfig)
 	if err != nil {
 		return nil, err
+	}
+	if s.Binary != "" {
+		binary = s.Binary
 	}
 	cfgPath := filepath.Join(dir, s.Name+"-config.yaml")
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {

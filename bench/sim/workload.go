@@ -14,6 +14,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/gangsched/gangsched/apis/scheduling/v1alpha1"
 	"github.com/gangsched/gangsched/resources"
 	w "github.com/gangsched/gangsched/test/wrappers"
 )
@@ -35,6 +36,39 @@ type App struct {
 	// minMember 1 and minResources for the driver and all executors);
 	// otherwise by the driver's gangsched.io annotations.
 	PodGroup bool
+	// Queue is the gangsched queue the app is submitted to ("" for none).
+	Queue string
+	// Priority is the PriorityClass of its pods ("" for none).
+	Priority string
+}
+
+// Queue is a tenant's queue in a workload.
+type Queue struct {
+	// Name and Weight are the Queue's; Share is the fraction of apps
+	// submitted to it.
+	Name   string
+	Weight int32
+	Share  float64
+}
+
+// Priorities are the PriorityClasses a workload's pods may ask for,
+// created in the cluster before a run.
+var Priorities = map[string]int32{PriorityHigh: 1000, PriorityLow: 0}
+
+// The workload's PriorityClasses.
+const (
+	PriorityHigh = "spark-high"
+	PriorityLow  = "spark-low"
+)
+
+// PlainPods is a stream of ordinary pods, in no group, arriving alongside
+// the apps: what gang scheduling costs pods that do not need it.
+type PlainPods struct {
+	// PerSecond is the mean arrival rate; zero turns the stream off.
+	PerSecond float64
+	// CPU each pod requests, and how long it runs.
+	CPU string
+	Run time.Duration
 }
 
 // Workload is a set of apps and the nodes they contend for.
@@ -42,6 +76,17 @@ type Workload struct {
 	Nodes               int
 	NodeCPU, NodeMemory string
 	Apps                []App
+	Queues              []Queue
+	// Plain are the plain pods, by arrival.
+	Plain []Plain
+}
+
+// Plain is one plain pod of a workload.
+type Plain struct {
+	Name     string
+	Arrival  time.Duration
+	Requests v1.ResourceList
+	Run      time.Duration
 }
 
 // Spec draws a workload.
@@ -55,6 +100,13 @@ type Spec struct {
 	Work                       time.Duration
 	// PodGroupShare is the fraction of apps declared by a PodGroup.
 	PodGroupShare float64
+	// Queues the apps are spread over (none: no queue label).
+	Queues []Queue
+	// HighPriorityShare is the fraction of apps of PriorityHigh; with a
+	// non-zero share the others are PriorityLow.
+	HighPriorityShare float64
+	// Plain is the plain pod stream, which runs until the last app arrives.
+	Plain PlainPods
 }
 
 // Generate draws apps from spec: Poisson arrivals, executor counts uniform
@@ -62,7 +114,7 @@ type Spec struct {
 // of 2Gi (spark-operator's examples), work time ±20%.
 func Generate(spec Spec) Workload {
 	rng := rand.New(rand.NewSource(spec.Seed))
-	wl := Workload{Nodes: spec.Nodes, NodeCPU: spec.NodeCPU, NodeMemory: spec.NodeMemory}
+	wl := Workload{Nodes: spec.Nodes, NodeCPU: spec.NodeCPU, NodeMemory: spec.NodeMemory, Queues: spec.Queues}
 	var at time.Duration
 	for i := 0; i < spec.Apps; i++ {
 		if i > 0 && spec.MeanInterarrival > 0 {
@@ -80,9 +132,51 @@ func Generate(spec Spec) Workload {
 			Executors: n,
 			Work:      time.Duration(float64(spec.Work) * (0.8 + 0.4*rng.Float64())),
 			PodGroup:  rng.Float64() < spec.PodGroupShare,
+			Queue:     pickQueue(rng.Float64(), spec.Queues),
+			Priority:  pickPriority(rng.Float64(), spec.HighPriorityShare),
 		})
 	}
+	if spec.Plain.PerSecond > 0 && len(wl.Apps) > 0 {
+		end := wl.Apps[len(wl.Apps)-1].Arrival
+		mean := time.Duration(float64(time.Second) / spec.Plain.PerSecond)
+		for at, i := time.Duration(0), 0; at <= end; i++ {
+			wl.Plain = append(wl.Plain, Plain{
+				Name: fmt.Sprintf("plain%05d", i), Arrival: at,
+				Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse(spec.Plain.CPU), v1.ResourceMemory: resource.MustParse("1Gi")},
+				Run:      time.Duration(float64(spec.Plain.Run) * (0.8 + 0.4*rng.Float64())),
+			})
+			at += time.Duration(rng.ExpFloat64() * float64(mean))
+		}
+	}
 	return wl
+}
+
+// pickQueue maps a uniform draw to a queue by the queues' shares.
+func pickQueue(draw float64, queues []Queue) string {
+	total := 0.0
+	for _, q := range queues {
+		total += q.Share
+	}
+	for _, q := range queues {
+		if draw -= q.Share / total; draw < 0 {
+			return q.Name
+		}
+	}
+	if len(queues) > 0 {
+		return queues[len(queues)-1].Name
+	}
+	return ""
+}
+
+func pickPriority(draw, high float64) string {
+	switch {
+	case high <= 0:
+		return ""
+	case draw < high:
+		return PriorityHigh
+	default:
+		return PriorityLow
+	}
 }
 
 // total is what the whole app requests.
@@ -94,7 +188,10 @@ func (a *App) total() resources.List {
 
 // driverPod builds the app's driver as Spark (or Spark Operator) creates it.
 func (a *App) driverPod(schedulerName string) *v1.Pod {
-	d := w.MakeSparkDriver("", a.Name).Scheduler(schedulerName)
+	d := w.MakeSparkDriver("", a.Name).Scheduler(schedulerName).PriorityClass(a.Priority)
+	if a.Queue != "" {
+		d.Label(v1alpha1.QueueLabel, a.Queue)
+	}
 	d.Spec.Containers[0].Resources.Requests = a.Driver.DeepCopy()
 	if a.PodGroup {
 		d.Group(a.Name + "-pg")
@@ -106,7 +203,7 @@ func (a *App) driverPod(schedulerName string) *v1.Pod {
 
 // executorPod builds executor id, owned by driver.
 func (a *App) executorPod(schedulerName string, id int, driver *v1.Pod) *v1.Pod {
-	e := w.MakeSparkExecutor("", a.Name, id, driver).Scheduler(schedulerName)
+	e := w.MakeSparkExecutor("", a.Name, id, driver).Scheduler(schedulerName).PriorityClass(a.Priority)
 	e.Spec.Containers[0].Resources.Requests = a.Executor.DeepCopy()
 	if a.PodGroup {
 		e.Group(a.Name + "-pg")

@@ -194,6 +194,10 @@ func (pl *Gang) activate(ctx context.Context) {
 		for _, name := range names {
 			known[name] = true
 		}
+		groups := pl.manager.GroupsByPhase()
+		for _, phase := range podgroup.Phases {
+			metrics.Groups.WithLabelValues(string(phase)).Set(float64(groups[phase]))
+		}
 	}, queueStatusInterval)
 	pl.status.run(ctx)
 }
