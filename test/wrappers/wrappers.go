@@ -98,7 +98,10 @@ func (p *PodWrapper) Executors(n int, requests string) *PodWrapper {
 func (p *PodWrapper) Priority(v int32) *PodWrapper { p.Spec.Priority = &v; return p }
 
 // PriorityClass names the pod's PriorityClass, for an API server to resolve.
-func (p *PodWrapper) PriorityClass(name string) *PodWrapper { p.Spec.PriorityClassName = name; return p }
+func (p *PodWrapper) PriorityClass(name string) *PodWrapper {
+	p.Spec.PriorityClassName = name
+	return p
+}
 
 // Node sets spec.nodeName (a bound pod).
 func (p *PodWrapper) Node(n string) *PodWrapper { p.Spec.NodeName = n; return p }
