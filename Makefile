@@ -8,7 +8,7 @@ LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gangsched-
 # Integration tests start many API servers; give them time on 2 cores.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build image bench bench-go coscheduling fuzz kwok test unit integration vet etcd generate demo clean
+.PHONY: all build image bench bench-go soak coscheduling fuzz kwok test unit integration vet etcd generate demo clean
 
 all: build
 
@@ -69,6 +69,13 @@ BENCH_FLAGS ?= -nodes 1000 -node-cpu 4 -node-memory 32Gi -apps 320 -min-executor
 	-high-priority-share 0.2 -plain-pods-per-second 5 -plain-pod-cpu 500m -plain-pod-run 10s -stall 30s -timeout 15m
 bench: build etcd kwok coscheduling
 	$(CONTENTION) -out _output/bench -coscheduling-binary $(BIN)/coscheduling-scheduler $(BENCH_FLAGS)
+	$(MAKE) soak
+
+## soak: thousands of short apps through gangsched, each deleted when done: no group left behind, memory flat
+SOAK_FLAGS ?= -apps 2000
+soak: build etcd kwok
+	ETCD_BIN=$(BIN)/etcd $(GO) run ./bench/cmd/soak -scheduler-binary $(BIN)/gang-scheduler -kwok $(BIN)/kwok \
+		-kwok-module $$($(GO) env GOMODCACHE)/sigs.k8s.io/kwok@$(KWOK_VERSION) -out _output/soak $(SOAK_FLAGS)
 
 ## bench-go: Go benchmarks of the hot paths (planning, admission, fair share, Filter/Score) at 1,000 and 5,000 nodes
 bench-go:

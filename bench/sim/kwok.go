@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
-	"time"
 )
 
 // KwokNodeAnnotation marks the nodes kwok manages.
@@ -24,10 +21,7 @@ var kwokStages = []string{
 
 // Kwok is a kwok process simulating the nodes annotated KwokNodeAnnotation:
 // they become Ready and keep their Lease, and their bound pods start.
-type Kwok struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-}
+type Kwok struct{ *child }
 
 // StartKwok runs binary (sigs.k8s.io/kwok/cmd/kwok, make kwok) against the
 // cluster of kubeconfig, with the stages read from the kwok module at
@@ -47,11 +41,7 @@ func StartKwok(binary, moduleDir, kubeconfig, dir string) (*Kwok, error) {
 	if err := os.WriteFile(stagesPath, stages.Bytes(), 0o644); err != nil {
 		return nil, err
 	}
-	logFile, err := os.Create(filepath.Join(dir, "kwok.log"))
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(binary,
+	c, err := startChild(binary, filepath.Join(dir, "kwok.log"),
 		"--kubeconfig="+kubeconfig,
 		"--config="+stagesPath,
 		"--manage-all-nodes=false",
@@ -60,23 +50,8 @@ func StartKwok(binary, moduleDir, kubeconfig, dir string) (*Kwok, error) {
 		"--node-ip=127.0.0.1",
 		"--server-address=",
 	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting kwok: %w", err)
+	if err != nil {
+		return nil, err
 	}
-	k := &Kwok{cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); _ = logFile.Close(); close(k.done) }()
-	return k, nil
-}
-
-// Stop ends kwok and waits for it.
-func (k *Kwok) Stop() {
-	_ = k.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-k.done:
-	case <-time.After(10 * time.Second):
-		_ = k.cmd.Process.Kill()
-		<-k.done
-	}
+	return &Kwok{c}, nil
 }

@@ -45,6 +45,10 @@ type Options struct {
 	// KubeletByKwok leaves starting bound pods to kwok (see Kwok); the
 	// simulator then only plays the Spark drivers and ends the apps' pods.
 	KubeletByKwok bool
+	// DeleteFinished deletes a finished app's pods and PodGroup, and a
+	// finished plain pod, as a Spark Operator with a TTL does: what a soak
+	// needs to see the scheduler forget them.
+	DeleteFinished bool
 }
 
 // plainState is what the simulator knows of one plain pod.
@@ -356,7 +360,13 @@ func (s *Simulator) handlePlain(ctx context.Context, pod *v1.Pod) error {
 			}
 			for ctx.Err() == nil {
 				fresh, err := s.lister.Pods(pod.Namespace).Get(pod.Name)
-				if err != nil || s.setPhase(ctx, fresh, v1.PodSucceeded) == nil {
+				if err != nil {
+					return
+				}
+				if s.setPhase(ctx, fresh, v1.PodSucceeded) == nil {
+					if s.opts.DeleteFinished {
+						s.deletePod(ctx, fresh)
+					}
 					return
 				}
 				time.Sleep(100 * time.Millisecond)
@@ -421,9 +431,32 @@ func (s *Simulator) maybeStart(ctx context.Context, st *appState) {
 					p = fresh
 				}
 			}
+			if !podgroup.IsSparkDriver(p) {
+				// Spark deletes its executors when the app ends
+				// (spark.kubernetes.executor.deleteOnTermination).
+				s.deletePod(ctx, p)
+			}
 		}
 		s.touch(func() { st.done = time.Now() })
+		if s.opts.DeleteFinished {
+			s.deleteApp(ctx, st.app, all)
+		}
 	}()
+}
+
+// deleteApp deletes a finished app's pods and PodGroup.
+func (s *Simulator) deleteApp(ctx context.Context, a *App, pods []*v1.Pod) {
+	for _, p := range pods {
+		s.deletePod(ctx, p)
+	}
+	if a.PodGroup {
+		_ = s.pgs.SchedulingV1alpha1().PodGroups(s.opts.Namespace).Delete(ctx, a.Name+"-pg", metav1.DeleteOptions{})
+	}
+}
+
+func (s *Simulator) deletePod(ctx context.Context, p *v1.Pod) {
+	zero := int64(0)
+	_ = s.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
 }
 
 func (s *Simulator) setPhase(ctx context.Context, pod *v1.Pod, phase v1.PodPhase) error {

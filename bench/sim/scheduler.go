@@ -2,13 +2,15 @@ package sim
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,6 +37,10 @@ type Scheduler struct {
 	Coscheduling bool
 	// Binary overrides the scheduler binary StartProcess is given.
 	Binary string
+	// Controller, if set, is a controller binary run alongside the
+	// scheduler with --kubeconfig: scheduler-plugins' PodGroup controller,
+	// which Coscheduling relies on to move PodGroups along.
+	Controller string
 }
 
 // DefaultScheduler is kube-scheduler's stock profile, built from the same
@@ -44,9 +50,10 @@ var DefaultScheduler = Scheduler{Name: "default", Stock: true}
 // GangScheduler is gangsched as manifests/ configures it.
 var GangScheduler = Scheduler{Name: "gangsched"}
 
-// CoschedulingScheduler returns scheduler-plugins' Coscheduling run by binary.
-func CoschedulingScheduler(binary string) Scheduler {
-	return Scheduler{Name: "coscheduling", Coscheduling: true, Binary: binary}
+// CoschedulingScheduler returns scheduler-plugins' Coscheduling run by binary
+// and its PodGroup controller run by controller.
+func CoschedulingScheduler(binary, controller string) Scheduler {
+	return Scheduler{Name: "coscheduling", Coscheduling: true, Binary: binary, Controller: controller}
 }
 
 // coschedulingConfig is scheduler-plugins' shipped Coscheduling profile
@@ -83,10 +90,12 @@ func (s Scheduler) config(kubeconfig string) ([]byte, error) {
 	return manifests.SchedulerConfig(manifests.RenderOptions{Kubeconfig: kubeconfig, Stock: s.Stock})
 }
 
-// Process is a scheduler running as its own process.
+// Process is a scheduler running as its own process (and its controller).
 type Process struct {
-	cmd  *exec.Cmd
-	done chan struct{}
+	*child
+	controller *child
+	// port serves /metrics over HTTPS on loopback, without authentication.
+	port int
 }
 
 // StartProcess runs binary (cmd/gang-scheduler) with the scheduler's
@@ -104,18 +113,27 @@ func StartProcess(ctx context.Context, s Scheduler, binary, kubeconfig, dir stri
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 		return nil, err
 	}
-	logFile, err := os.Create(filepath.Join(dir, s.Name+"-scheduler.log"))
+	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(binary, "--config="+cfgPath, "--secure-port=0", "--v=2")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", binary, err)
+	logPath := filepath.Join(dir, s.Name+"-scheduler.log")
+	c, err := startChild(binary, logPath, "--config="+cfgPath, "--v=2",
+		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", port),
+		"--authentication-kubeconfig="+kubeconfig, "--authorization-kubeconfig="+kubeconfig,
+		"--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics")
+	if err != nil {
+		return nil, err
 	}
-	p := &Process{cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); _ = logFile.Close(); close(p.done) }()
+	p := &Process{child: c, port: port}
+	if s.Controller != "" {
+		p.controller, err = startChild(s.Controller, filepath.Join(dir, s.Name+"-controller.log"),
+			"--kubeconfig="+kubeconfig, "--metricsAddr=0", "--probeAddr=0")
+		if err != nil {
+			p.Stop()
+			return nil, err
+		}
+	}
 
 	canary := w.MakePod(namespace, "canary").Scheduler(SchedulerName).Obj()
 	canary.UID = ""
@@ -124,10 +142,8 @@ func StartProcess(ctx context.Context, s Scheduler, binary, kubeconfig, dir stri
 		return nil, err
 	}
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
-		select {
-		case <-p.done:
-			return false, fmt.Errorf("scheduler exited; see %s", logFile.Name())
-		default:
+		if p.exited() {
+			return false, fmt.Errorf("scheduler exited; see %s", logPath)
 		}
 		got, err := client.CoreV1().Pods(namespace).Get(ctx, "canary", metav1.GetOptions{})
 		return err == nil && got.Spec.NodeName != "", nil
@@ -139,6 +155,73 @@ func StartProcess(ctx context.Context, s Scheduler, binary, kubeconfig, dir stri
 	zero := int64(0)
 	_ = client.CoreV1().Pods(namespace).Delete(ctx, "canary", metav1.DeleteOptions{GracePeriodSeconds: &zero})
 	return p, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Metrics returns the scheduler's /metrics page.
+func (p *Process) Metrics(ctx context.Context) (string, error) {
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("https://127.0.0.1:%d/metrics", p.port), nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	return string(body), err
+}
+
+// SumMetric adds up the samples of a metric in a /metrics page, over all
+// its label values; found is false when it has none.
+func SumMetric(page, name string) (sum float64, found bool) {
+	for _, line := range strings.Split(page, "\n") {
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '{') {
+			continue
+		}
+		f := strings.Fields(rest[strings.LastIndexByte(rest, '}')+1:])
+		if len(f) == 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(f[0], 64); err == nil {
+			sum, found = sum+v, true
+		}
+	}
+	return sum, found
+}
+
+// RSS returns the process's resident memory now, from /proc.
+func (p *Process) RSS() int64 {
+	return procStatusKB(p.cmd.Process.Pid, "VmRSS:") << 10
+}
+
+// procStatusKB reads a "kB" field of /proc/pid/status.
+func procStatusKB(pid int, field string) int64 {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, field); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb
+		}
+	}
+	return 0
 }
 
 // Usage returns the CPU time the process used so far and its peak resident
@@ -157,24 +240,13 @@ func (p *Process) Usage() (cpuSeconds float64, maxRSS int64) {
 			}
 		}
 	}
-	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
-		for _, line := range strings.Split(string(status), "\n") {
-			if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-				maxRSS = kb << 10
-			}
-		}
-	}
-	return cpuSeconds, maxRSS
+	return cpuSeconds, procStatusKB(pid, "VmHWM:") << 10
 }
 
-// Stop ends the process and waits for it.
+// Stop ends the scheduler and its controller.
 func (p *Process) Stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+	if p.controller != nil {
+		p.controller.Stop()
 	}
+	p.child.Stop()
 }

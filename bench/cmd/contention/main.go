@@ -21,11 +21,9 @@ import (
 	"syscall"
 	"time"
 
-	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/gangsched/gangsched/bench/sim"
-	queueclient "github.com/gangsched/gangsched/client/clientset/versioned"
 	"github.com/gangsched/gangsched/test/cluster"
 )
 
@@ -33,6 +31,7 @@ func main() {
 	var (
 		binary    = flag.String("scheduler-binary", "bin/gang-scheduler", "gang-scheduler binary (make build)")
 		cosched   = flag.String("coscheduling-binary", "", "scheduler-plugins' scheduler (make coscheduling); empty: no Coscheduling run")
+		coschedCt = flag.String("coscheduling-controller", "", "scheduler-plugins' PodGroup controller (make coscheduling), run with its scheduler")
 		out       = flag.String("out", "_output/demo", "directory for logs and results")
 		nodes     = flag.Int("nodes", 8, "fake nodes")
 		nodeCPU   = flag.String("node-cpu", "8", "CPU of each node")
@@ -65,7 +64,11 @@ func main() {
 	schedulers := []sim.Scheduler{sim.DefaultScheduler, sim.GangScheduler}
 	if *cosched != "" {
 		abs, _ := filepath.Abs(*cosched)
-		schedulers = append(schedulers, sim.CoschedulingScheduler(abs))
+		ctl := *coschedCt
+		if ctl != "" {
+			ctl, _ = filepath.Abs(ctl)
+		}
+		schedulers = append(schedulers, sim.CoschedulingScheduler(abs, ctl))
 	}
 	r := runner{binary: *binary, out: *out, kwok: *kwok, kwokModule: *kwokMod, stall: *stall, timeout: *timeout}
 	if err := r.run(ctx, schedulers, sim.Spec{
@@ -211,54 +214,19 @@ func capacityCPU(spec sim.Spec) float64 {
 }
 
 func (r runner) runOne(ctx context.Context, s sim.Scheduler, wl sim.Workload, logFile *os.File) (*sim.Result, error) {
-	c, err := cluster.New(ctx, cluster.Options{LogOut: logFile})
+	env, err := sim.StartEnv(ctx, wl, sim.EnvOptions{LogOut: logFile, Kwok: r.kwok, KwokModule: r.kwokModule, Dir: r.out})
 	if err != nil {
 		return nil, err
 	}
-	defer c.Stop()
-	crd, err := cluster.PodGroupCRDPath()
-	if err != nil {
-		return nil, err
-	}
-	root, err := cluster.RepoRoot()
-	if err != nil {
-		return nil, err
-	}
-	if err := c.InstallCRDs(ctx, crd, filepath.Join(root, "manifests", "crds", "scheduling.gangsched.io_queues.yaml")); err != nil {
-		return nil, err
-	}
-	queues, err := queueclient.NewForConfig(cluster.JSONConfig(c.Config))
-	if err != nil {
-		return nil, err
-	}
-	if err := sim.Setup(ctx, c.Client, queues, wl); err != nil {
-		return nil, err
-	}
-	ns, err := c.CreateNamespace(ctx, "spark")
-	if err != nil {
-		return nil, err
-	}
-	var annotations map[string]string
-	if r.kwok != "" {
-		annotations = map[string]string{sim.KwokNodeAnnotation: "fake"}
-		k, err := sim.StartKwok(r.kwok, r.kwokModule, c.KubeconfigPath, r.out)
-		if err != nil {
-			return nil, err
-		}
-		defer k.Stop()
-	}
-	if _, err := c.CreateAnnotatedNodes(ctx, "node", wl.Nodes, v1.ResourceList{
-		v1.ResourceCPU: resource.MustParse(wl.NodeCPU), v1.ResourceMemory: resource.MustParse(wl.NodeMemory),
-	}, nil, annotations); err != nil {
-		return nil, err
-	}
-	p, err := sim.StartProcess(ctx, s, r.binary, c.KubeconfigPath, r.out, c.Client, ns)
+	defer env.Stop()
+	c := env.Cluster
+	p, err := sim.StartProcess(ctx, s, r.binary, c.KubeconfigPath, r.out, c.Client, env.Namespace)
 	if err != nil {
 		return nil, err
 	}
 	defer p.Stop()
 	res, err := sim.New(c.Client, c.PodGroups, sim.Options{
-		Namespace: ns, SchedulerName: sim.SchedulerName, Progress: os.Stdout, Label: s.Name,
+		Namespace: env.Namespace, SchedulerName: sim.SchedulerName, Progress: os.Stdout, Label: s.Name,
 		Stall: r.stall, Timeout: r.timeout, KubeletByKwok: r.kwok != "",
 	}).Run(ctx, wl)
 	if err != nil {
