@@ -65,6 +65,13 @@ func (w *statusWriter) persist(p podgroup.Persist) {
 }
 
 // writeAnnotation merge-patches AnnotationReservedUntil onto the object.
+// A pod is patched through its status subresource, which the scheduler may
+// write already (system:kube-scheduler), rather than through the pod itself,
+// whose patch right would let it change any pod's image; pods/status keeps
+// metadata writable apart from ownerReferences and deletionTimestamp
+// (k8s.io/kubernetes pkg/registry/core/pod/strategy.go,
+// podStatusStrategy.PrepareForUpdate). A PodGroup's status subresource does
+// not (custom resources keep only status), so a PodGroup is patched itself.
 func (w *statusWriter) writeAnnotation(ctx context.Context, a *annotation) error {
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{podgroup.AnnotationReservedUntil: a.value}}})
 	if err != nil {
@@ -76,7 +83,7 @@ func (w *statusWriter) writeAnnotation(ctx context.Context, a *annotation) error
 		}
 		_, err = w.pl.pgClient.SchedulingV1alpha1().PodGroups(a.namespace).Patch(ctx, a.name, types.MergePatchType, patch, metav1.PatchOptions{})
 	} else {
-		_, err = w.pl.handle.ClientSet().CoreV1().Pods(a.namespace).Patch(ctx, a.name, types.MergePatchType, patch, metav1.PatchOptions{})
+		_, err = w.pl.handle.ClientSet().CoreV1().Pods(a.namespace).Patch(ctx, a.name, types.MergePatchType, patch, metav1.PatchOptions{}, "status")
 	}
 	if apierrors.IsNotFound(err) {
 		return nil

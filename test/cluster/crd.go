@@ -47,7 +47,6 @@ const (
 // at full speed. CRDs that already exist are left as they are and waited
 // for too.
 func (c *Cluster) InstallCRDs(ctx context.Context, paths ...string) error {
-	logger := klog.FromContext(ctx)
 	var crds []*apiextensionsv1.CustomResourceDefinition
 	for _, path := range paths {
 		fromFile, err := readCRDs(path)
@@ -56,6 +55,12 @@ func (c *Cluster) InstallCRDs(ctx context.Context, paths ...string) error {
 		}
 		crds = append(crds, fromFile...)
 	}
+	return c.installCRDs(ctx, crds)
+}
+
+// installCRDs is InstallCRDs for decoded CustomResourceDefinitions.
+func (c *Cluster) installCRDs(ctx context.Context, crds []*apiextensionsv1.CustomResourceDefinition) error {
+	logger := klog.FromContext(ctx)
 	client := c.APIExtensions.ApiextensionsV1().CustomResourceDefinitions()
 	for _, crd := range crds {
 		_, err := client.Create(ctx, crd, metav1.CreateOptions{})

@@ -104,7 +104,15 @@ func TestBinaryWithShippedConfig(t *testing.T) {
 // ends; get fetches a path from its secure port.
 func startBinary(t *testing.T, c *cluster.Cluster) (get func(path string) (int, string)) {
 	t.Helper()
-	cfg, err := manifests.SchedulerConfig(manifests.RenderOptions{Kubeconfig: c.KubeconfigPath, LeaderElect: true})
+	return startBinaryAs(t, c.KubeconfigPath)
+}
+
+// startBinaryAs is startBinary with the identity of kubeconfig, for the
+// scheduler's client and for its delegated authentication and
+// authorization alike.
+func startBinaryAs(t *testing.T, kubeconfig string) (get func(path string) (int, string)) {
+	t.Helper()
+	cfg, err := manifests.SchedulerConfig(manifests.RenderOptions{Kubeconfig: kubeconfig, LeaderElect: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +130,7 @@ func startBinary(t *testing.T, c *cluster.Cluster) (get func(path string) (int, 
 	cmd := exec.Command(binary,
 		"--config="+cfgPath,
 		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", port),
-		"--authentication-kubeconfig="+c.KubeconfigPath, "--authorization-kubeconfig="+c.KubeconfigPath,
+		"--authentication-kubeconfig="+kubeconfig, "--authorization-kubeconfig="+kubeconfig,
 		"--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
 		"--v=2")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
