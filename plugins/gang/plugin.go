@@ -83,9 +83,12 @@ type Gang struct {
 	pdbLister      policylisters.PodDisruptionBudgetLister
 	// schedulerPodsSynced tells whether the scheduler's pod informer synced.
 	schedulerPodsSynced cache.InformerSynced
-	// active is set once this replica schedules; until then it records no
-	// Events (a standby must not write).
+	// active is set once this replica's informers synced (it leads); until
+	// then it records no Events (a standby must not write).
 	active atomic.Bool
+	// queueReady is set at the first PreEnqueue or PreFilter: the
+	// framework's scheduling queue then exists and takes Activate.
+	queueReady atomic.Bool
 }
 
 var (
@@ -217,10 +220,12 @@ func (pl *Gang) act(ctx context.Context, acts podgroup.Actions) {
 			wp.Allow(Name)
 		}
 	}
-	// Before this replica schedules, its queue may not exist yet (the
-	// plugin's own informers run from the start), and every pod enters the
-	// queue when it starts anyway.
-	if len(acts.Activate) > 0 && pl.active.Load() {
+	// Before the scheduling queue takes pods, the framework has no queue to
+	// activate them in (the plugin's own informers run from the start), and
+	// every pod enters the queue when it starts anyway. Waiting for active
+	// instead would drop the activations of a group admitted in the moments
+	// between the first scheduling cycle and the informer-sync signal.
+	if len(acts.Activate) > 0 && pl.queueReady.Load() {
 		pods := make(map[string]*v1.Pod, len(acts.Activate))
 		for _, p := range acts.Activate {
 			pods[p.Namespace+"/"+p.Name] = p
