@@ -3,9 +3,12 @@ package sim
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // Result is what one scheduler made of a workload.
@@ -44,6 +47,9 @@ type Result struct {
 	// apps waiting (ContendedWindow long in all).
 	Queues          []QueueResult
 	ContendedWindow time.Duration
+	// Stuck describes up to five apps partially placed at the end: their
+	// pods by phase and node.
+	Stuck []string
 }
 
 // QueueResult is one queue's part of a run.
@@ -91,6 +97,7 @@ func (s *Simulator) result(wl Workload, start, end time.Time, outcome string) *R
 	}
 	r.Makespan = last.Sub(start)
 	slices.Sort(r.GangLatency)
+	r.Stuck = s.describeStuckLocked(5)
 	for i, smp := range r.Samples {
 		prev := time.Duration(0)
 		if i > 0 {
@@ -191,4 +198,31 @@ func WriteTable(w io.Writer, results []*Result) {
 			fmt.Fprintln(w, "|")
 		}
 	}
+}
+
+// describeStuckLocked says, for up to n partially placed apps, where their
+// pods are.
+func (s *Simulator) describeStuckLocked(n int) []string {
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(s.apps)) {
+		st := s.apps[name]
+		if st.driverBound.IsZero() || !st.started.IsZero() || !st.done.IsZero() || len(out) == n {
+			continue
+		}
+		pods, _ := s.lister.Pods(s.opts.Namespace).List(labels.SelectorFromSet(labels.Set{"spark-app-name": name}))
+		states := map[string]int{}
+		for _, p := range pods {
+			where := "unbound"
+			if p.Spec.NodeName != "" {
+				where = "bound"
+			}
+			states[fmt.Sprintf("%s %s", where, p.Status.Phase)]++
+		}
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(states)) {
+			parts = append(parts, fmt.Sprintf("%d %s", states[k], k))
+		}
+		out = append(out, fmt.Sprintf("%s (%d executors): %s", name, st.app.Executors, strings.Join(parts, ", ")))
+	}
+	return out
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,6 +33,7 @@ func main() {
 		binary    = flag.String("scheduler-binary", "bin/gang-scheduler", "gang-scheduler binary (make build)")
 		cosched   = flag.String("coscheduling-binary", "", "scheduler-plugins' scheduler (make coscheduling); empty: no Coscheduling run")
 		coschedCt = flag.String("coscheduling-controller", "", "scheduler-plugins' PodGroup controller (make coscheduling), run with its scheduler")
+		only      = flag.String("schedulers", "", "comma-separated schedulers to run (default, gangsched, coscheduling); empty: all available")
 		out       = flag.String("out", "_output/demo", "directory for logs and results")
 		nodes     = flag.Int("nodes", 8, "fake nodes")
 		nodeCPU   = flag.String("node-cpu", "8", "CPU of each node")
@@ -69,6 +71,15 @@ func main() {
 			ctl, _ = filepath.Abs(ctl)
 		}
 		schedulers = append(schedulers, sim.CoschedulingScheduler(abs, ctl))
+	}
+	if *only != "" {
+		var picked []sim.Scheduler
+		for _, s := range schedulers {
+			if slices.Contains(strings.Split(*only, ","), s.Name) {
+				picked = append(picked, s)
+			}
+		}
+		schedulers = picked
 	}
 	r := runner{binary: *binary, out: *out, kwok: *kwok, kwokModule: *kwokMod, stall: *stall, timeout: *timeout}
 	if err := r.run(ctx, schedulers, sim.Spec{
@@ -144,7 +155,11 @@ func (r runner) run(ctx context.Context, schedulers []sim.Scheduler, spec sim.Sp
 			return fmt.Errorf("%s: %w", s.Name, err)
 		}
 		results = append(results, res)
-		fmt.Printf("  %s: %s\n\n", s.Name, res.Outcome)
+		fmt.Printf("  %s: %s\n", s.Name, res.Outcome)
+		for _, stuck := range res.Stuck {
+			fmt.Printf("    stuck: %s\n", stuck)
+		}
+		fmt.Println()
 	}
 	sim.WriteTable(os.Stdout, results)
 	return writeResults(r.out, results, capacityCPU(spec))
