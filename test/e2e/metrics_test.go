@@ -120,6 +120,7 @@ func TestMetricsAfterScenario(t *testing.T) {
 		`gangsched_queue_resources{kind="allocated",queue="default",resource="cpu"}`:  func(v float64) bool { return v == 4 },
 		`gangsched_queue_resources{kind="fair_share",queue="default",resource="cpu"}`: func(v float64) bool { return v == 4 },
 		`gangsched_pending_groups{queue="default"}`:                                   func(v float64) bool { return v >= 0 },
+		`gangsched_groups{phase="Pending"}`:                                           func(v float64) bool { return v >= 1 },
 	}
 	// A group that waits for a member that never comes, for kubectl gang.
 	group("lonely", 3, "0", "", 0, true)
