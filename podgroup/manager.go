@@ -176,12 +176,10 @@ func (m *Manager) upsertMemberLocked(g *Group, pod *v1.Pod, acts *Actions) {
 	if prev != mb.state || phaseChanged {
 		acts.Statuses = append(acts.Statuses, g.key)
 	}
-	// A group found with MinMember members on nodes (after a restart, or
-	// bound by someone else) is running, whoever admitted it.
-	if mb.state == memberBound && g.phase == PhasePending {
-		if _, placed := g.counts(); int32(placed) >= g.spec.MinMember {
-			g.phase = PhaseRunning
-		}
+	// A group found with members on nodes (after a restart, or bound by
+	// someone else) is running whole, or bound half way.
+	if mb.state == memberBound {
+		m.observeBoundLocked(g)
 	}
 	if mb.state == memberDone && prev != memberDone {
 		delete(m.gateNoticed, pod.UID)
@@ -296,6 +294,7 @@ func (m *Manager) UpsertPodGroup(pg *schedv1alpha1.PodGroup) Actions {
 			m.eventLocked(g, &acts, v1.EventTypeWarning, ReasonInvalid, g.invalidMessage())
 		}
 		acts.Statuses = append(acts.Statuses, g.key)
+		m.observeBoundLocked(g)
 		if g.phase == PhasePending {
 			acts.Activate = append(acts.Activate, g.pendingPods()...)
 		}

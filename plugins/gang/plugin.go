@@ -239,6 +239,10 @@ func (pl *Gang) act(ctx context.Context, acts podgroup.Actions) {
 	for _, p := range acts.Persist {
 		pl.status.persist(p)
 	}
+	// A standby replica deletes nothing; the Manager asks again later.
+	if len(acts.Delete) > 0 && pl.active.Load() {
+		go pl.deleteMembers(pl.ctx, acts.Delete)
+	}
 }
 
 // withTypeMeta returns obj with its apiVersion and kind set, which the
