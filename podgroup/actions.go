@@ -22,6 +22,12 @@ const (
 	ReasonReleased = "GangReleased"
 	// ReasonReservationExpired: room held for members not yet created was freed.
 	ReasonReservationExpired = "ReservationExpired"
+	// ReasonReservationReplanned: room reserved on a node that was deleted
+	// was reserved again on other nodes.
+	ReasonReservationReplanned = "ReservationReplanned"
+	// ReasonReservationLost: room reserved on a node that was deleted fits
+	// on no other node, and is no longer reserved.
+	ReasonReservationLost = "ReservationLost"
 
 	// DisruptionReasonReleased is the reason of the DisruptionTarget
 	// condition on a member deleted because its group was released whole

@@ -110,6 +110,10 @@ type Group struct {
 	// but not all of MinMember is released whole, bound members deleted,
 	// unless the rest is placed by then (see observeBoundLocked).
 	partialDeadline time.Time
+	// lostNodes are deleted nodes the group held room on, until Restore
+	// plans that room again.
+	lostNodes []string
+	lost      resources.List
 	// deferral records the group this one last let go first.
 	deferral *deferral
 	// lastEvent is the message of the last Event recorded for the group, to

@@ -73,8 +73,12 @@ type Manager struct {
 	capacity        resources.List
 	// drainer is the group holding a drain reservation, if any.
 	drainer *Group
-	// restorePending is set while some group has a restoreUntil.
+	// restorePending is set while some group has a restoreUntil or
+	// lostNodes.
 	restorePending bool
+	// deletedNodes are nodes deleted since last seen, which a scheduling
+	// cycle's snapshot may still hold.
+	deletedNodes map[string]struct{}
 }
 
 type retryState struct {
@@ -103,6 +107,7 @@ func NewManager(cfg Config, clk clock.PassiveClock) *Manager {
 		queueObjs:       map[queue.Name]*v1alpha1.Queue{},
 		queueEvents:     map[queue.Name]string{},
 		nodeAllocatable: map[string]resources.List{},
+		deletedNodes:    map[string]struct{}{},
 	}
 }
 

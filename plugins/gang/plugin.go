@@ -159,7 +159,7 @@ func newWithClock(ctx context.Context, args *config.GangArgs, h fwk.Handle, clk 
 	if err := pl.watchPods(ctx); err != nil {
 		return nil, err
 	}
-	if err := pl.watchNodes(); err != nil {
+	if err := pl.watchNodes(ctx); err != nil {
 		return nil, err
 	}
 	pl.watchCRDs(ctx)
