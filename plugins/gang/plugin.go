@@ -148,7 +148,7 @@ func newWithClock(ctx context.Context, args *config.GangArgs, h fwk.Handle, clk 
 			return nil, fmt.Errorf("building the Queue client: %w", err)
 		}
 	}
-	pl.status = newStatusWriter(pl)
+	pl.status = newStatusWriter(ctx, pl)
 	lone, err := newLonePreemption(ctx, h)
 	if err != nil {
 		return nil, err
