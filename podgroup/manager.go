@@ -335,13 +335,18 @@ func (m *Manager) DeletePodGroup(pg *schedv1alpha1.PodGroup) Actions {
 
 // Resync returns what a scheduler that just became active must write: the
 // status of every PodGroup and Queue, and an Event for every invalid group
-// and queue (a standby replica writes nothing).
+// and queue (a standby replica writes nothing). Groups bound half way get
+// their permit timeout again from now, to be completed by this scheduler
+// before they are released.
 func (m *Manager) Resync() Actions {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var acts Actions
 	for _, key := range sortedKeys(m.groups) {
 		g := m.groups[key]
+		if !g.partialDeadline.IsZero() {
+			g.partialDeadline = m.clock.Now().Add(m.permitTimeoutLocked(g))
+		}
 		if g.podGroup != nil {
 			acts.Statuses = append(acts.Statuses, key)
 		}

@@ -284,3 +284,21 @@ func TestFailedExecutorReplaced(t *testing.T) {
 		t.Errorf("Tick after the replacement: %+v", acts)
 	}
 }
+
+// A standby replica sees a group bound half way as soon as its leader
+// crashes; once it becomes active, the rest gets the whole permit timeout
+// from then.
+func TestHalfBoundDeadlineRestartsWhenActive(t *testing.T) {
+	m, clk := newManager()
+	halfBound(m)
+	clk.Step(59 * time.Second)
+	m.Resync()
+	clk.Step(59 * time.Second)
+	if acts := m.Tick(); len(acts.Delete) != 0 {
+		t.Fatalf("deleted %v before the permit timeout from activation", deletedNames(acts.Delete))
+	}
+	clk.Step(time.Second)
+	if acts := m.Tick(); len(acts.Delete) != 1 {
+		t.Errorf("deleted %v, want trio-0", deletedNames(acts.Delete))
+	}
+}
