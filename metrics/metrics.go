@@ -25,6 +25,12 @@ const (
 	ReleaseUnbound       = "unbound"
 	ReleaseVictims       = "victims_timeout"
 	ReleaseDeleted       = "podgroup_deleted"
+	// ReleasePartial: members found bound without the rest of their group
+	// (a scheduler that crashed while binding), the rest not placed within
+	// the permit timeout; the bound members are deleted.
+	ReleasePartial = "partially_bound"
+	// ReleaseNodeDeleted: a node of an admitted group's plan was deleted.
+	ReleaseNodeDeleted = "node_deleted"
 )
 
 // Ends of a reservation, the values of the outcome label of ReservationHold.
@@ -50,7 +56,7 @@ var (
 	GroupReleases = metrics.NewCounterVec(&metrics.CounterOpts{
 		Subsystem:      Subsystem,
 		Name:           "group_releases_total",
-		Help:           "Admitted pod groups released whole before their minimum was placed, by reason (permit_timeout, unplaceable, unbound, victims_timeout, podgroup_deleted).",
+		Help:           "Admitted pod groups released whole before their minimum was placed, by reason (permit_timeout, unplaceable, unbound, victims_timeout, podgroup_deleted, partially_bound, node_deleted).",
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"reason"})
 

@@ -22,6 +22,17 @@ const (
 	ReasonReleased = "GangReleased"
 	// ReasonReservationExpired: room held for members not yet created was freed.
 	ReasonReservationExpired = "ReservationExpired"
+	// ReasonReservationReplanned: room reserved on a node that was deleted
+	// was reserved again on other nodes.
+	ReasonReservationReplanned = "ReservationReplanned"
+	// ReasonReservationLost: room reserved on a node that was deleted fits
+	// on no other node, and is no longer reserved.
+	ReasonReservationLost = "ReservationLost"
+
+	// DisruptionReasonReleased is the reason of the DisruptionTarget
+	// condition on a member deleted because its group was released whole
+	// with the member bound (see Actions.Delete).
+	DisruptionReasonReleased = "GangReleasedByScheduler"
 )
 
 // Actions are what the caller must carry out after a Manager call, outside
@@ -41,6 +52,15 @@ type Actions struct {
 	Queues []queue.Name
 	// Persist lists reservation deadlines to write on group objects.
 	Persist []Persist
+	// Delete lists bound members to delete: their group was released whole.
+	Delete []Deletion
+}
+
+// Deletion is a bound member to delete, with the message of its
+// DisruptionTarget condition (reason DisruptionReasonReleased).
+type Deletion struct {
+	Pod     *v1.Pod
+	Message string
 }
 
 // Persist is a reservation deadline to write on a group's object (its
@@ -73,9 +93,11 @@ func (a *Actions) merge(o Actions) {
 	a.Statuses = append(a.Statuses, o.Statuses...)
 	a.Queues = append(a.Queues, o.Queues...)
 	a.Persist = append(a.Persist, o.Persist...)
+	a.Delete = append(a.Delete, o.Delete...)
 }
 
 // Empty reports whether there is nothing to do.
 func (a *Actions) Empty() bool {
-	return len(a.Reject) == 0 && len(a.Allow) == 0 && len(a.Activate) == 0 && len(a.Events) == 0 && len(a.Statuses) == 0 && len(a.Queues) == 0 && len(a.Persist) == 0
+	return len(a.Reject) == 0 && len(a.Allow) == 0 && len(a.Activate) == 0 && len(a.Events) == 0 && len(a.Statuses) == 0 && len(a.Queues) == 0 && len(a.Persist) == 0 &&
+		len(a.Delete) == 0
 }

@@ -106,6 +106,14 @@ type Group struct {
 	// reservation, after which the annotation is its own.
 	restoreUntil time.Time
 	handled      bool
+	// partialDeadline is when a pending group found with members bound
+	// but not all of MinMember is released whole, bound members deleted,
+	// unless the rest is placed by then (see observeBoundLocked).
+	partialDeadline time.Time
+	// lostNodes are deleted nodes the group held room on, until Restore
+	// plans that room again.
+	lostNodes []string
+	lost      resources.List
 	// deferral records the group this one last let go first.
 	deferral *deferral
 	// lastEvent is the message of the last Event recorded for the group, to
@@ -139,6 +147,26 @@ func (g *Group) counts() (live, placed int) {
 		}
 	}
 	return live, placed
+}
+
+// onNodes returns how many live members are bound, and whether the group
+// ran whole: MinMember of its members are placed or failed on a node (a
+// member that failed and is being replaced leaves such a trace; one being
+// deleted does not count), or its PodGroup's status says Running (observed
+// by an earlier scheduler).
+func (g *Group) onNodes() (bound int, ranWhole bool) {
+	ran := 0
+	for _, mb := range g.members {
+		if mb.state == memberBound {
+			bound++
+		}
+		if mb.placed() || (mb.pod.Status.Phase == v1.PodFailed && mb.pod.Spec.NodeName != "") {
+			ran++
+		}
+	}
+	ranWhole = int32(ran) >= g.spec.MinMember ||
+		(g.podGroup != nil && g.podGroup.Status.Phase == schedv1alpha1.PodGroupRunning)
+	return bound, ranWhole
 }
 
 // pendingPods lists the members not placed yet, by UID.

@@ -73,8 +73,12 @@ type Manager struct {
 	capacity        resources.List
 	// drainer is the group holding a drain reservation, if any.
 	drainer *Group
-	// restorePending is set while some group has a restoreUntil.
+	// restorePending is set while some group has a restoreUntil or
+	// lostNodes.
 	restorePending bool
+	// deletedNodes are nodes deleted since last seen, which a scheduling
+	// cycle's snapshot may still hold.
+	deletedNodes map[string]struct{}
 }
 
 type retryState struct {
@@ -103,6 +107,7 @@ func NewManager(cfg Config, clk clock.PassiveClock) *Manager {
 		queueObjs:       map[queue.Name]*v1alpha1.Queue{},
 		queueEvents:     map[queue.Name]string{},
 		nodeAllocatable: map[string]resources.List{},
+		deletedNodes:    map[string]struct{}{},
 	}
 }
 
@@ -190,12 +195,10 @@ func (m *Manager) upsertMemberLocked(g *Group, pod *v1.Pod, acts *Actions) {
 	if prev != mb.state || phaseChanged {
 		acts.Statuses = append(acts.Statuses, g.key)
 	}
-	// A group found with MinMember members on nodes (after a restart, or
-	// bound by someone else) is running, whoever admitted it.
-	if mb.state == memberBound && g.phase == PhasePending {
-		if _, placed := g.counts(); int32(placed) >= g.spec.MinMember {
-			g.phase = PhaseRunning
-		}
+	// A group found with members on nodes (after a restart, or bound by
+	// someone else) is running whole, or bound half way.
+	if mb.state == memberBound {
+		m.observeBoundLocked(g)
 	}
 	if mb.state == memberDone && prev != memberDone {
 		delete(m.gateNoticed, pod.UID)
@@ -310,6 +313,7 @@ func (m *Manager) UpsertPodGroup(pg *schedv1alpha1.PodGroup) Actions {
 			m.eventLocked(g, &acts, v1.EventTypeWarning, ReasonInvalid, g.invalidMessage())
 		}
 		acts.Statuses = append(acts.Statuses, g.key)
+		m.observeBoundLocked(g)
 		if g.phase == PhasePending {
 			acts.Activate = append(acts.Activate, g.pendingPods()...)
 		}
@@ -345,13 +349,18 @@ func (m *Manager) DeletePodGroup(pg *schedv1alpha1.PodGroup) Actions {
 
 // Resync returns what a scheduler that just became active must write: the
 // status of every PodGroup and Queue, and an Event for every invalid group
-// and queue (a standby replica writes nothing).
+// and queue (a standby replica writes nothing). Groups bound half way get
+// their permit timeout again from now, to be completed by this scheduler
+// before they are released.
 func (m *Manager) Resync() Actions {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var acts Actions
 	for _, key := range sortedKeys(m.groups) {
 		g := m.groups[key]
+		if !g.partialDeadline.IsZero() {
+			g.partialDeadline = m.clock.Now().Add(m.permitTimeoutLocked(g))
+		}
 		if g.podGroup != nil {
 			acts.Statuses = append(acts.Statuses, key)
 		}

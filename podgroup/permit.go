@@ -181,6 +181,7 @@ func (m *Manager) Permit(pod *v1.Pod) PermitDecision {
 func (m *Manager) reachQuorumLocked(g *Group, now time.Time, acts *Actions) {
 	g.phase = PhaseRunning
 	g.deadline = now.Add(m.cfg.ReservationTimeout)
+	g.partialDeadline = time.Time{}
 	delete(m.retry, g.key)
 	acts.Statuses = append(acts.Statuses, g.key)
 	// Room for members not created yet must outlive a restart: the

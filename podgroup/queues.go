@@ -62,14 +62,19 @@ func (m *Manager) UpsertNode(node *v1.Node) {
 	defer m.mu.Unlock()
 	m.nodeAllocatable[node.Name] = resources.FromResourceList(node.Status.Allocatable)
 	m.capacity = nil
+	delete(m.deletedNodes, node.Name)
 }
 
-// DeleteNode forgets a node.
-func (m *Manager) DeleteNode(node *v1.Node) {
+// DeleteNode forgets a node, and the room groups reserved on it (see
+// nodeGoneLocked).
+func (m *Manager) DeleteNode(node *v1.Node) Actions {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	var acts Actions
 	delete(m.nodeAllocatable, node.Name)
 	m.capacity = nil
+	m.nodeGoneLocked(node.Name, &acts)
+	return acts
 }
 
 func (m *Manager) capacityLocked() resources.List {

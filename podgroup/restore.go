@@ -2,10 +2,16 @@ package podgroup
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
+
+	"github.com/gangsched/gangsched/metrics"
+	"github.com/gangsched/gangsched/resources"
 )
 
 // ReasonRestored is the Event reason on a group whose reservation a new
@@ -29,7 +35,8 @@ func (m *Manager) noteReservedUntilLocked(g *Group, annotations map[string]strin
 }
 
 // NeedsRestore reports whether some group waits for its reservation to be
-// taken up again: a cheap check for every scheduling cycle.
+// taken up again (after a restart, or a node deletion): a cheap check for
+// every scheduling cycle.
 func (m *Manager) NeedsRestore() bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -40,7 +47,8 @@ func (m *Manager) NeedsRestore() bool {
 // not created yet of running groups whose reservation a previous scheduler
 // instance held (AnnotationReservedUntil), until the same deadline. It runs
 // at the start of the first scheduling cycles of a new instance, before any
-// pod can take that room; what no longer fits is not reserved.
+// pod can take that room; what no longer fits is not reserved. It also
+// plans again the room running groups held on deleted nodes (replanLocked).
 func (m *Manager) Restore(logger klog.Logger, nodes Nodes) Actions {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -52,6 +60,9 @@ func (m *Manager) Restore(logger klog.Logger, nodes Nodes) Actions {
 	now := m.clock.Now()
 	for _, key := range sortedKeys(m.groups) {
 		g := m.groups[key]
+		if len(g.lostNodes) > 0 {
+			m.replanLocked(logger, g, nodes, &acts)
+		}
 		until := g.restoreUntil
 		g.restoreUntil = time.Time{}
 		if until.IsZero() || !now.Before(until) || len(g.reserved) > 0 {
@@ -88,5 +99,97 @@ func (m *Manager) Restore(logger klog.Logger, nodes Nodes) Actions {
 			"pod group %s: %s reserved again for members not created yet, until %s", key, g.reservedTotal(), until.Format(time.RFC3339)))
 		logger.V(2).Info("Restored a reservation", "podGroup", key, "nodes", len(placement.PerNode))
 	}
+	clear(m.deletedNodes)
 	return acts
+}
+
+// nodeGoneLocked handles the room groups held on a deleted node:
+//
+//   - an admitted group whose plan used the node (room reserved there, a
+//     member planned or placed there) is released whole, and admitted again
+//     on the nodes that are left;
+//   - a running group's room there, for members not created yet, is planned
+//     again on other nodes at the next scheduling cycle (Restore, which has
+//     the nodes), so its members never wait for room on a node that is gone;
+//   - a drain reservation is given up, to be made again on the nodes left.
+func (m *Manager) nodeGoneLocked(node string, acts *Actions) {
+	for _, key := range sortedKeys(m.groups) {
+		g := m.groups[key]
+		r, held := g.reserved[node]
+		switch {
+		case g.draining && held:
+			m.stopDrainingLocked(g)
+			m.setReservedLocked(g, nil, metrics.ReservationFreed, acts)
+		case g.phase == PhaseAdmitted && (held || g.usesNode(node)):
+			m.releaseLocked(g, metrics.ReleaseNodeDeleted, fmt.Sprintf("node %s of its plan was deleted", node), acts)
+		case g.phase == PhaseRunning && held:
+			delete(g.reserved, node)
+			if len(g.reserved) == 0 {
+				delete(m.reserving, key)
+			}
+			if g.lost == nil {
+				g.lost = resources.List{}
+			}
+			g.lost.Add(r)
+			g.lostNodes = append(g.lostNodes, node)
+			m.generation++
+			m.deletedNodes[node] = struct{}{}
+			m.restorePending = true
+		}
+	}
+}
+
+// usesNode reports whether a member of g is planned on node, or took
+// room there.
+func (g *Group) usesNode(node string) bool {
+	for uid, n := range g.planned {
+		if n == node && g.members[uid] != nil {
+			return true
+		}
+	}
+	for _, mb := range g.members {
+		if mb.state == memberAssumed && mb.taken[node] != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// replanLocked reserves again, on the nodes of this cycle but deleted ones,
+// what a running group still needs for members not placed: the room it
+// held on deleted nodes moves elsewhere (the rest may move too, to keep the
+// plan whole). If it fits nowhere, the group keeps what it holds on the
+// nodes left, and an Event says what was lost.
+func (m *Manager) replanLocked(logger klog.Logger, g *Group, nodes Nodes, acts *Actions) {
+	gone, lost := g.lostNodes, g.lost
+	g.lostNodes, g.lost = nil, nil
+	if g.phase != PhaseRunning {
+		return
+	}
+	_, placed := g.counts()
+	items, required := m.itemsLocked(g, placed)
+	rooms := m.roomsLocked(nodes.Rooms(), g.key)
+	rooms = slices.DeleteFunc(slices.Clone(rooms), func(r NodeRoom) bool {
+		_, deleted := m.deletedNodes[r.Name]
+		return deleted
+	})
+	placement, short := Plan(logger, rooms, items, required)
+	if short != nil {
+		m.eventLocked(g, acts, v1.EventTypeWarning, ReasonReservationLost, fmt.Sprintf(
+			"pod group %s: node %s was deleted with %s reserved there for members not placed yet; no other node has room for it (%s), so it is no longer reserved",
+			g.key, strings.Join(gone, ", "), lost, short.Message()))
+		logger.V(2).Info("Room reserved on a deleted node fits nowhere else", "podGroup", g.key, "nodes", gone)
+		return
+	}
+	g.planned = map[types.UID]string{}
+	for i, it := range items {
+		if it.Pod != nil && placement.Nodes[i] != "" {
+			g.planned[it.Pod.UID] = placement.Nodes[i]
+		}
+	}
+	m.setReservedLocked(g, placement.PerNode, "", acts)
+	m.eventLocked(g, acts, v1.EventTypeNormal, ReasonReservationReplanned, fmt.Sprintf(
+		"pod group %s: node %s was deleted with %s reserved there; %s reserved again on %s for members not placed yet",
+		g.key, strings.Join(gone, ", "), lost, g.reservedTotal(), strings.Join(sortedNodeNames(placement.PerNode), ", ")))
+	logger.V(2).Info("Planned again the room reserved on a deleted node", "podGroup", g.key, "deleted", gone, "nodes", sortedNodeNames(placement.PerNode))
 }

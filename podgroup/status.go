@@ -14,7 +14,8 @@ import (
 //
 // Phases, in scheduler-plugins' terms: Pending (not admitted), Scheduling
 // (admitted, fewer than minMember running), Running (minMember running or
-// done, some running), Finished (all ended, minMember succeeded), Failed
+// done, some running; it stays Running while a member that ended is
+// replaced), Finished (all ended, minMember succeeded), Failed
 // (all ended, fewer succeeded).
 func (m *Manager) PodGroupStatus(key Key) (*schedv1alpha1.PodGroup, schedv1alpha1.PodGroupStatus, bool) {
 	m.mu.RLock()
@@ -48,6 +49,10 @@ func (m *Manager) PodGroupStatus(key Key) (*schedv1alpha1.PodGroup, schedv1alpha
 	case live == 0 && st.Failed > 0:
 		st.Phase = schedv1alpha1.PodGroupFailed
 	case st.Running > 0 && st.Running+st.Succeeded >= min:
+		st.Phase = schedv1alpha1.PodGroupRunning
+	case st.Running > 0 && g.phase == PhaseRunning && g.podGroup.Status.Phase == schedv1alpha1.PodGroupRunning:
+		// A failed member being replaced does not undo Running: a new
+		// scheduler instance reads it as "ran whole" (see Group.onNodes).
 		st.Phase = schedv1alpha1.PodGroupRunning
 	case g.phase == PhaseAdmitted || g.phase == PhaseRunning:
 		st.Phase = schedv1alpha1.PodGroupScheduling

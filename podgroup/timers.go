@@ -10,8 +10,9 @@ import (
 )
 
 // Tick runs the group timers: admitted groups past their permit deadline
-// are released, reservations past ReservationTimeout are freed, and
-// released groups whose backoff ended are activated.
+// are released, groups bound half way past theirs are released with their
+// bound members deleted, reservations past ReservationTimeout are freed,
+// and released groups whose backoff ended are activated.
 func (m *Manager) Tick() Actions {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -25,6 +26,8 @@ func (m *Manager) Tick() Actions {
 		case g.phase == PhaseAdmitted && !now.Before(g.deadline):
 			_, placed := g.counts()
 			m.releaseLocked(g, metrics.ReleasePermitTimeout, fmt.Sprintf("only %d/%d members placed within %s", placed, g.spec.MinMember, m.permitTimeoutLocked(g)), &acts)
+		case g.phase == PhasePending && !g.partialDeadline.IsZero() && !now.Before(g.partialDeadline):
+			m.releasePartialLocked(g, &acts)
 		case g.phase == PhaseRunning && len(g.reserved) > 0 && !now.Before(g.deadline):
 			msg := fmt.Sprintf("pod group %s: freed %s reserved for members not created within %s", key, g.reservedTotal(), m.cfg.ReservationTimeout)
 			m.setReservedLocked(g, nil, metrics.ReservationExpired, &acts)

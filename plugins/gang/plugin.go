@@ -151,7 +151,7 @@ func newWithClock(ctx context.Context, args *config.GangArgs, h fwk.Handle, clk 
 			return nil, fmt.Errorf("building the Queue client: %w", err)
 		}
 	}
-	pl.status = newStatusWriter(pl)
+	pl.status = newStatusWriter(ctx, pl)
 	lone, err := newLonePreemption(ctx, h)
 	if err != nil {
 		return nil, err
@@ -162,7 +162,7 @@ func newWithClock(ctx context.Context, args *config.GangArgs, h fwk.Handle, clk 
 	if err := pl.watchPods(ctx); err != nil {
 		return nil, err
 	}
-	if err := pl.watchNodes(); err != nil {
+	if err := pl.watchNodes(ctx); err != nil {
 		return nil, err
 	}
 	pl.watchCRDs(ctx)
@@ -247,6 +247,10 @@ func (pl *Gang) act(ctx context.Context, acts podgroup.Actions) {
 	}
 	for _, p := range acts.Persist {
 		pl.status.persist(p)
+	}
+	// A standby replica deletes nothing; the Manager asks again later.
+	if len(acts.Delete) > 0 && pl.active.Load() {
+		go pl.deleteMembers(pl.ctx, acts.Delete)
 	}
 }
 

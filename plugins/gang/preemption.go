@@ -97,3 +97,29 @@ func (pl *Gang) evict(ctx context.Context, preemptor *v1.Pod, victims []podgroup
 		}
 	}
 }
+
+// deleteMembers deletes the bound members of groups released whole, as
+// evict deletes preemption victims: each is marked DisruptionTarget
+// (podgroup.DisruptionReasonReleased), then deleted with its grace period,
+// only if it is still the pod the Manager saw (UID precondition).
+func (pl *Gang) deleteMembers(ctx context.Context, deletions []podgroup.Deletion) {
+	logger := klog.FromContext(ctx)
+	cs := pl.handle.ClientSet()
+	for _, d := range deletions {
+		p := d.Pod
+		status := p.Status.DeepCopy()
+		if podutil.UpdatePodCondition(status, &v1.PodCondition{
+			Type: v1.DisruptionTarget, Status: v1.ConditionTrue, Reason: podgroup.DisruptionReasonReleased,
+			Message: fmt.Sprintf("%s: %s", pl.handle.ProfileName(), d.Message),
+		}) {
+			if err := schedutil.PatchPodStatus(ctx, cs, p.Name, p.Namespace, &p.Status, status); err != nil && !apierrors.IsNotFound(err) {
+				logger.V(2).Info("Could not mark a released member", "pod", klog.KObj(p), "err", err)
+			}
+		}
+		if err := cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}}); err != nil && !apierrors.IsNotFound(err) {
+			logger.Error(err, "Could not delete a member of a released group", "pod", klog.KObj(p))
+			continue
+		}
+		logger.V(2).Info("Deleted a member of a group released whole", "pod", klog.KObj(p))
+	}
+}

@@ -96,13 +96,21 @@ type notice struct {
 	msg string
 }
 
-func newStatusWriter(pl *Gang) *statusWriter {
-	return &statusWriter{
+// newStatusWriter returns a writer whose queue is shut down when ctx ends,
+// whether or not it ever ran (a standby replica stopped before it became
+// active must not leak the queue's goroutines).
+func newStatusWriter(ctx context.Context, pl *Gang) *statusWriter {
+	w := &statusWriter{
 		pl: pl,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[writeItem](),
 			workqueue.TypedRateLimitingQueueConfig[writeItem]{Name: "gang-status"}),
 		notices: map[types.NamespacedName]notice{},
 	}
+	go func() {
+		<-ctx.Done()
+		w.queue.ShutDown()
+	}()
+	return w
 }
 
 func (w *statusWriter) enqueue(key podgroup.Key) {
@@ -125,10 +133,6 @@ func (w *statusWriter) notifyPod(pod *v1.Pod, msg string) {
 }
 
 func (w *statusWriter) run(ctx context.Context) {
-	go func() {
-		<-ctx.Done()
-		w.queue.ShutDown()
-	}()
 	wait.UntilWithContext(ctx, func(ctx context.Context) {
 		for w.processNext(ctx) {
 		}

@@ -92,10 +92,11 @@ func (pl *Gang) watchPods(ctx context.Context) error {
 }
 
 // watchNodes feeds the Manager the nodes' allocatable resources, the
-// capacity that queues share.
-func (pl *Gang) watchNodes() error {
+// capacity that queues share, and the nodes deleted under reservations.
+func (pl *Gang) watchNodes(ctx context.Context) error {
 	nodes := pl.handle.SharedInformerFactory().Core().V1().Nodes().Informer()
-	if _, err := nodes.AddEventHandler(handlers(pl.manager.UpsertNode, pl.manager.DeleteNode)); err != nil {
+	if _, err := nodes.AddEventHandler(handlers(pl.manager.UpsertNode,
+		func(n *v1.Node) { pl.act(ctx, pl.manager.DeleteNode(n)) })); err != nil {
 		return fmt.Errorf("watching nodes: %w", err)
 	}
 	return nil
