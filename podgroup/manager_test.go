@@ -420,3 +420,43 @@ func TestOwnReservationNotRestored(t *testing.T) {
 		t.Error("the admitting instance restores its own, used reservation")
 	}
 }
+
+// Executors created but not yet placed when the scheduler restarts (or fails
+// over) keep their room too: the new instance reserves it for them, not only
+// for executors not created yet, and they take it when placed.
+func TestRestoreReservesCreatedUnplacedMembers(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	driver := w.MakeSparkDriver("ns", "pi").Req("cpu", "1").Executors(3, "cpu=1").Node("a").
+		Annotation(podgroup.AnnotationReservedUntil, start.Add(5*time.Minute).Format(time.RFC3339)).Obj()
+	execs := []*v1.Pod{
+		w.MakeSparkExecutor("ns", "pi", 1, driver).Req("cpu", "1").Obj(),
+		w.MakeSparkExecutor("ns", "pi", 2, driver).Req("cpu", "1").Obj(),
+	}
+	restarted, _ := newManager()
+	restarted.UpsertPod(driver)
+	for _, x := range execs {
+		restarted.UpsertPod(x)
+	}
+	restarted.Restore(logger, nodes(1, 4))
+	key, _ := podgroup.KeyOf(driver)
+	total := resources.List{}
+	for _, r := range restarted.OwnReservation(key) {
+		total.Add(r)
+	}
+	if want := (resources.List{"cpu": 3000, "pods": 3}); !total.Equal(want) {
+		t.Fatalf("restored %v, want %v (two executors created, one to come)", total, want)
+	}
+	for _, x := range execs {
+		if adm := restarted.Admit(logger, x, nodes(1, 4)); !adm.Admitted {
+			t.Fatalf("executor %s not admitted: %s", x.Name, adm.Message)
+		}
+		restarted.Assume(x, "a")
+	}
+	total = resources.List{}
+	for _, r := range restarted.OwnReservation(key) {
+		total.Add(r)
+	}
+	if want := (resources.List{"cpu": 1000, "pods": 1}); !total.Equal(want) {
+		t.Errorf("after placing the two executors %v is reserved, want %v", total, want)
+	}
+}
