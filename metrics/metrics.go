@@ -25,6 +25,7 @@ const (
 	ReleaseUnbound       = "unbound"
 	ReleaseVictims       = "victims_timeout"
 	ReleaseDeleted       = "podgroup_deleted"
+	ReleaseMemberDeleted = "member_deleted"
 )
 
 // Ends of a reservation, the values of the outcome label of ReservationHold.

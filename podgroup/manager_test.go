@@ -1,6 +1,8 @@
 package podgroup_test
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -458,5 +460,87 @@ func TestRestoreReservesCreatedUnplacedMembers(t *testing.T) {
 	}
 	if want := (resources.List{"cpu": 1000, "pods": 1}); !total.Equal(want) {
 		t.Errorf("after placing the two executors %v is reserved, want %v", total, want)
+	}
+}
+
+// A member deleted while its group waits in Permit releases the group at
+// once, with an Event naming it, whichever the Manager hears of first: the
+// deletion (DeletePod) or the scheduler's Unreserve (ForgetDeleted).
+func TestMemberDeletedInPermitReleasesGroup(t *testing.T) {
+	for _, first := range []string{"DeletePod", "ForgetDeleted"} {
+		t.Run(first, func(t *testing.T) {
+			logger, _ := ktesting.NewTestContext(t)
+			m, _ := newManager()
+			m.UpsertPodGroup(w.MakePodGroup("ns", "pg").MinMember(3).Obj())
+			var pods []*v1.Pod
+			for _, name := range []string{"p1", "p2", "p3"} {
+				p := w.MakePod("ns", name).Group("pg").Req("cpu", "1").Obj()
+				pods = append(pods, p)
+				m.UpsertPod(p)
+			}
+			if !m.Admit(logger, pods[0], nodes(1, 4)).Admitted {
+				t.Fatal("not admitted")
+			}
+			for _, p := range pods[:2] {
+				m.Assume(p, "a")
+				if d := m.Permit(p); d.Allow || d.Wait == 0 {
+					t.Fatalf("%s does not wait in Permit: %+v", p.Name, d)
+				}
+			}
+
+			var acts podgroup.Actions
+			if first == "DeletePod" {
+				acts = m.DeletePod(pods[1])
+				if later := m.Forget(pods[1]); !later.Empty() {
+					t.Errorf("Unreserve after the deletion did %+v", later)
+				}
+			} else {
+				acts = m.ForgetDeleted(pods[1])
+				if later := m.DeletePod(pods[1]); len(later.Reject) > 0 || len(later.Events) > 0 {
+					t.Errorf("deletion after Unreserve did %+v", later)
+				}
+			}
+			if got := rejectedUIDs(acts.Reject); !slices.Contains(got, pods[0].UID) {
+				t.Errorf("rejected %v, want %s among them", got, pods[0].UID)
+			}
+			if len(acts.Events) != 1 || acts.Events[0].Reason != podgroup.ReasonReleased ||
+				!strings.Contains(acts.Events[0].Message, "member ns/p2 was deleted before the group was bound, with 2/3 members placed") {
+				t.Errorf("events = %+v", acts.Events)
+			}
+			if m.HasReservations() {
+				t.Error("released group still holds room")
+			}
+		})
+	}
+}
+
+// A pending member deleted from an admitted group releases it when the group
+// can no longer reach minMember, and not when enough members remain.
+func TestPendingMemberDeletedFromAdmittedGroup(t *testing.T) {
+	for _, tc := range []struct {
+		members int
+		release bool
+	}{{members: 3, release: true}, {members: 4, release: false}} {
+		t.Run(fmt.Sprintf("%d members", tc.members), func(t *testing.T) {
+			logger, _ := ktesting.NewTestContext(t)
+			m, _ := newManager()
+			m.UpsertPodGroup(w.MakePodGroup("ns", "pg").MinMember(3).Obj())
+			var pods []*v1.Pod
+			for i := range tc.members {
+				p := w.MakePod("ns", fmt.Sprintf("p%d", i)).Group("pg").Req("cpu", "1").Obj()
+				pods = append(pods, p)
+				m.UpsertPod(p)
+			}
+			if !m.Admit(logger, pods[0], nodes(1, 8)).Admitted {
+				t.Fatal("not admitted")
+			}
+			m.Assume(pods[0], "a")
+			m.Permit(pods[0])
+			acts := m.DeletePod(pods[len(pods)-1])
+			released := len(acts.Events) == 1 && acts.Events[0].Reason == podgroup.ReasonReleased
+			if released != tc.release {
+				t.Errorf("released = %v, want %v; events %+v", released, tc.release, acts.Events)
+			}
+		})
 	}
 }

@@ -74,7 +74,14 @@ func (m *Manager) Assume(pod *v1.Pod, node string) {
 // Forget undoes Assume (Unreserve): the member gives back what it took. A
 // group that had not reached MinMember is released whole, so no partial
 // group keeps resources.
-func (m *Manager) Forget(pod *v1.Pod) Actions {
+func (m *Manager) Forget(pod *v1.Pod) Actions { return m.forget(pod, false) }
+
+// ForgetDeleted is Forget for a member that was deleted while it waited in
+// Permit or was being bound: the release, if any, names the deletion as its
+// cause.
+func (m *Manager) ForgetDeleted(pod *v1.Pod) Actions { return m.forget(pod, true) }
+
+func (m *Manager) forget(pod *v1.Pod, deleted bool) Actions {
 	var acts Actions
 	key, ok := KeyOf(pod)
 	if !ok {
@@ -91,6 +98,27 @@ func (m *Manager) Forget(pod *v1.Pod) Actions {
 		return acts
 	}
 	mb.state = memberPending
+	m.giveBackLocked(g, mb)
+	if g.phase == PhaseAdmitted {
+		_, placed := g.counts()
+		switch {
+		case deleted:
+			m.releaseLocked(g, metrics.ReleaseMemberDeleted, deletedMessage(pod, placed+1, g.spec.MinMember), &acts)
+		case !m.clock.Now().Before(g.deadline):
+			// The framework's permit timer fired: say so.
+			m.releaseLocked(g, metrics.ReleasePermitTimeout, fmt.Sprintf("only %d/%d members placed within %s",
+				placed+1, g.spec.MinMember, m.permitTimeoutLocked(g)), &acts)
+		default:
+			m.releaseLocked(g, metrics.ReleaseUnbound, fmt.Sprintf("member %s was not bound (binding failed) with %d/%d members placed",
+				klog.KObj(pod), placed+1, g.spec.MinMember), &acts)
+		}
+	}
+	return acts
+}
+
+// giveBackLocked returns the room an assumed member took to its group's
+// reservation, while the group still holds one (admitted or running).
+func (m *Manager) giveBackLocked(g *Group, mb *member) {
 	if len(mb.taken) > 0 && (g.phase == PhaseAdmitted || g.phase == PhaseRunning) {
 		if g.reserved == nil {
 			g.reserved = map[string]resources.List{}
@@ -104,18 +132,34 @@ func (m *Manager) Forget(pod *v1.Pod) Actions {
 		m.reserving[g.key] = g
 	}
 	mb.taken = nil
-	if g.phase == PhaseAdmitted {
-		_, placed := g.counts()
-		if !m.clock.Now().Before(g.deadline) {
-			// The framework's permit timer fired: say so.
-			m.releaseLocked(g, metrics.ReleasePermitTimeout, fmt.Sprintf("only %d/%d members placed within %s",
-				placed+1, g.spec.MinMember, m.permitTimeoutLocked(g)), &acts)
-		} else {
-			m.releaseLocked(g, metrics.ReleaseUnbound, fmt.Sprintf("member %s was not bound (binding failed) with %d/%d members placed",
-				klog.KObj(pod), placed+1, g.spec.MinMember), &acts)
-		}
+}
+
+// memberDeletedLocked handles a member deleted while its group is admitted
+// and short of MinMember placed: if the member was placed, or the group is
+// left with fewer than MinMember members, the group is released whole now,
+// not at its permit deadline, and the Event names the member. prev is the
+// member's state before the deletion; the member no longer counts in g.
+func (m *Manager) memberDeletedLocked(g *Group, pod *v1.Pod, prev memberState, acts *Actions) {
+	if g.phase != PhaseAdmitted || (prev != memberAssumed && prev != memberPending) {
+		return
 	}
-	return acts
+	live, placed := g.counts()
+	if prev == memberPending && int32(live) >= g.spec.MinMember {
+		return // enough members remain to reach quorum
+	}
+	if prev == memberAssumed {
+		// Its Permit wait may not have ended yet (the scheduler's own
+		// informer may lag behind the one feeding the Manager).
+		acts.Reject = append(acts.Reject, Rejection{UID: pod.UID, Message: fmt.Sprintf("pod group %s released: member deleted", g.key)})
+		placed++
+	}
+	m.releaseLocked(g, metrics.ReleaseMemberDeleted, deletedMessage(pod, placed, g.spec.MinMember), acts)
+}
+
+// deletedMessage says that a member was deleted before its group was bound;
+// placed counts it if it was placed.
+func deletedMessage(pod *v1.Pod, placed int, minMember int32) string {
+	return fmt.Sprintf("member %s was deleted before the group was bound, with %d/%d members placed", klog.KObj(pod), placed, minMember)
 }
 
 // PermitDecision is what Permit does with a placed member.

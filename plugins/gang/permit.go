@@ -5,6 +5,7 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	fwk "k8s.io/kube-scheduler/framework"
 )
 
@@ -17,7 +18,22 @@ func (pl *Gang) Reserve(ctx context.Context, state fwk.CycleState, pod *v1.Pod, 
 // Unreserve gives the room back; before the group reached minMember, the
 // whole group is released and its other waiting members rejected.
 func (pl *Gang) Unreserve(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodeName string) {
+	if pl.deleted(pod) {
+		pl.act(ctx, pl.manager.ForgetDeleted(pod))
+		return
+	}
 	pl.act(ctx, pl.manager.Forget(pod))
+}
+
+// deleted reports whether the scheduler's informer saw pod deleted, or
+// being deleted: kube-scheduler rejects a pod deleted while it waits in
+// Permit, and the Unreserve that follows should say so.
+func (pl *Gang) deleted(pod *v1.Pod) bool {
+	p, err := pl.handle.SharedInformerFactory().Core().V1().Pods().Lister().Pods(pod.Namespace).Get(pod.Name)
+	if apierrors.IsNotFound(err) {
+		return true
+	}
+	return err == nil && (p.UID != pod.UID || p.DeletionTimestamp != nil)
 }
 
 // Permit lets a member bind once minMember members of its group are placed,
