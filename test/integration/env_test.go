@@ -37,9 +37,15 @@ type env struct {
 // newEnv starts an API server and a scheduler with the given configuration.
 func newEnv(t *testing.T, config schedulerConfig) *env {
 	t.Helper()
+	return newEnvWithOptions(t, config, cluster.Options{})
+}
+
+// newEnvWithOptions is newEnv with the API server started with opts.
+func newEnvWithOptions(t *testing.T, config schedulerConfig, opts cluster.Options) *env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	c := cluster.Start(t)
+	c := cluster.StartWithOptions(t, opts)
 	crd, err := cluster.PodGroupCRDPath()
 	if err != nil {
 		t.Fatal(err)
