@@ -20,6 +20,14 @@ import (
 	certutil "k8s.io/client-go/util/cert"
 )
 
+// NoPeerProxyFlag turns off kube-apiserver's peer proxy (feature
+// UnknownVersionInteroperabilityProxy), which serves API servers of
+// different versions side by side, never the case here. Restartable
+// clusters set it, and tests that run scheduler binaries should: in both,
+// the goroutines of the proxy's client-certificate transport were seen to
+// outlive the API server, and the leak check of RunMain reports them.
+const NoPeerProxyFlag = "--feature-gates=UnknownVersionInteroperabilityProxy=false"
+
 // restartableServerName is the name the serving certificate of a
 // restartable cluster is issued for; its kubeconfig sets it as
 // tls-server-name.
@@ -110,12 +118,7 @@ func (c *Cluster) restartable() ([]string, error) {
 		BearerToken:     token,
 		TLSClientConfig: rest.TLSClientConfig{ServerName: restartableServerName, CAData: cert},
 	}
-	return []string{"--cert-dir=" + certDir, "--token-auth-file=" + tokenPath,
-		// The peer proxy serves API servers of different versions side
-		// by side, never the case here; with it on, a restart leaves
-		// the goroutines of a client-certificate transport running after
-		// both servers stopped (the leak check in RunMain finds them).
-		"--feature-gates=UnknownVersionInteroperabilityProxy=false"}, nil
+	return []string{"--cert-dir=" + certDir, "--token-auth-file=" + tokenPath, NoPeerProxyFlag}, nil
 }
 
 // front is a TCP forwarder at a fixed loopback address that passes each

@@ -40,7 +40,8 @@ func newEnv(t *testing.T, config schedulerConfig) *env {
 	return newEnvWithOptions(t, config, cluster.Options{})
 }
 
-// newEnvWithOptions is newEnv with the API server started with opts.
+// newEnvWithOptions is newEnv with the API server started with opts; with
+// a nil config, no scheduler is started.
 func newEnvWithOptions(t *testing.T, config schedulerConfig, opts cluster.Options) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -61,8 +62,11 @@ func newEnvWithOptions(t *testing.T, config schedulerConfig, opts cluster.Option
 	if err != nil {
 		t.Fatal(err)
 	}
-	sched, stop := runScheduler(t, c, config)
-	return &env{t: t, ctx: ctx, c: c, ns: ns, stop: stop, config: config, sched: sched}
+	e := &env{t: t, ctx: ctx, c: c, ns: ns, stop: func() {}, config: config}
+	if config != nil {
+		e.sched, e.stop = runScheduler(t, c, config)
+	}
+	return e
 }
 
 // nodes creates n nodes with the given CPU and 32Gi of memory each.
