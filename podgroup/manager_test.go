@@ -363,8 +363,9 @@ func TestFinishedGroupFreesReservation(t *testing.T) {
 	}
 }
 
-// A reservation outlives a restart: the deadline goes on the driver, and a
-// new Manager that finds the driver running with it reserves the room again.
+// A reservation outlives a restart: the deadline goes on the driver before
+// it binds, and a new Manager that finds the driver running with it
+// reserves the room again.
 func TestReservationRestoredAfterRestart(t *testing.T) {
 	logger, _ := ktesting.NewTestContext(t)
 	m, _ := newManager()
@@ -372,15 +373,23 @@ func TestReservationRestoredAfterRestart(t *testing.T) {
 	m.UpsertPod(driver)
 	m.Admit(logger, driver, nodes(1, 4))
 	m.Assume(driver, "a")
-	d := m.Permit(driver)
-	if len(d.Persist) != 1 || !d.Persist[0].ReservedUntil.Equal(start.Add(5*time.Minute)) {
-		t.Fatalf("persist = %+v, want the reservation deadline", d.Persist)
+	if _, ok := m.Unpersisted(driver); ok {
+		t.Fatal("a deadline to write before the group reached minMember")
+	}
+	m.Permit(driver)
+	p, ok := m.Unpersisted(driver)
+	if !ok || !p.ReservedUntil.Equal(start.Add(5*time.Minute)) {
+		t.Fatalf("unpersisted = %+v, %v; want the reservation deadline", p, ok)
+	}
+	m.Persisted(driver, p)
+	if _, ok := m.Unpersisted(driver); ok {
+		t.Error("the deadline is still to write after it was written")
 	}
 
 	restarted, _ := newManager()
 	bound := driver.DeepCopy()
 	bound.Spec.NodeName = "a"
-	bound.Annotations[podgroup.AnnotationReservedUntil] = d.Persist[0].ReservedUntil.Format(time.RFC3339)
+	bound.Annotations[podgroup.AnnotationReservedUntil] = p.ReservedUntil.Format(time.RFC3339)
 	restarted.UpsertPod(bound)
 	if !restarted.NeedsRestore() {
 		t.Fatal("the new instance does not see the reservation to restore")
@@ -409,14 +418,15 @@ func TestOwnReservationNotRestored(t *testing.T) {
 	m.UpsertPod(driver)
 	m.Admit(logger, driver, nodes(1, 4))
 	m.Assume(driver, "a")
-	d := m.Permit(driver)
+	m.Permit(driver)
+	p, _ := m.Unpersisted(driver)
 	exec := w.MakeSparkExecutor("ns", "pi", 1, driver).Req("cpu", "1").Obj()
 	m.UpsertPod(exec)
 	m.Admit(logger, exec, nodes(1, 4))
 	m.Assume(exec, "a")
 	annotated := driver.DeepCopy()
 	annotated.Spec.NodeName = "a"
-	annotated.Annotations[podgroup.AnnotationReservedUntil] = d.Persist[0].ReservedUntil.Format(time.RFC3339)
+	annotated.Annotations[podgroup.AnnotationReservedUntil] = p.ReservedUntil.Format(time.RFC3339)
 	m.UpsertPod(annotated)
 	if m.NeedsRestore() {
 		t.Error("the admitting instance restores its own, used reservation")

@@ -227,13 +227,47 @@ func (m *Manager) reachQuorumLocked(g *Group, now time.Time, acts *Actions) {
 	g.deadline = now.Add(m.cfg.ReservationTimeout)
 	delete(m.retry, g.key)
 	acts.Statuses = append(acts.Statuses, g.key)
-	// Room for members not created yet must outlive a restart: the
-	// deadline goes on the group's object, and a new instance reserves the
-	// room again (see Restore).
+	// Room for members not placed yet must outlive a restart or failover:
+	// the deadline goes on the group's object before any member binds
+	// (Unpersisted), and a new instance reserves the room again (Restore).
+	g.unpersisted = nil
 	if len(g.reserved) > 0 {
 		if obj := g.eventObject(); obj != nil {
-			acts.Persist = append(acts.Persist, Persist{Object: obj, ReservedUntil: g.deadline})
+			g.unpersisted = &Persist{Object: obj, ReservedUntil: g.deadline}
 		}
+	}
+}
+
+// Unpersisted returns the reservation deadline of pod's group that is not
+// on the group's object yet. Members of a group that reached MinMember with
+// room still reserved write it before they bind (PreBind): were the
+// deadline written after a binding, a scheduler that crashed in between
+// would leave its successor with a running group and no trace of the room
+// it held.
+func (m *Manager) Unpersisted(pod *v1.Pod) (Persist, bool) {
+	key, ok := KeyOf(pod)
+	if !ok {
+		return Persist{}, false
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	g := m.groups[key]
+	if g == nil || g.unpersisted == nil || g.phase != PhaseRunning {
+		return Persist{}, false
+	}
+	return *g.unpersisted, true
+}
+
+// Persisted records that p, from Unpersisted, was written.
+func (m *Manager) Persisted(pod *v1.Pod, p Persist) {
+	key, ok := KeyOf(pod)
+	if !ok {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if g := m.groups[key]; g != nil && g.unpersisted != nil && g.unpersisted.ReservedUntil.Equal(p.ReservedUntil) {
+		g.unpersisted = nil
 	}
 }
 
@@ -283,6 +317,7 @@ func (m *Manager) releaseLocked(g *Group, code, reason string, acts *Actions) {
 	}
 	g.phase = PhasePending
 	g.pendingSince = m.clock.Now()
+	g.unpersisted = nil
 	g.planned = nil
 	g.failure = nil
 	g.victims = nil

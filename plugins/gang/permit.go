@@ -2,11 +2,18 @@ package gang
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	fwk "k8s.io/kube-scheduler/framework"
+	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
+
+	"github.com/gangsched/gangsched/podgroup"
 )
 
 // Reserve takes the member's room from its group's reservation.
@@ -49,6 +56,59 @@ func (pl *Gang) Permit(ctx context.Context, state fwk.CycleState, pod *v1.Pod, n
 		return fwk.NewStatus(fwk.Wait, d.Message), d.Wait
 	}
 	return fwk.NewStatus(fwk.Unschedulable, d.Message), 0
+}
+
+// PreBindPreFlight skips PreBind unless the pod's group has a reservation
+// deadline to write.
+func (pl *Gang) PreBindPreFlight(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodeName string) (*fwk.PreBindPreFlightResult, *fwk.Status) {
+	if _, ok := pl.manager.Unpersisted(pod); !ok {
+		return nil, fwk.NewStatus(fwk.Skip)
+	}
+	return nil, nil
+}
+
+// PreBind writes the deadline of the room still reserved for the pod's
+// group (AnnotationReservedUntil) on its PodGroup or Spark driver before
+// the pod binds, so that a scheduler taking over after a crash finds it
+// (see podgroup.Manager.Unpersisted and Restore). Members binding at the
+// same time may each write it; the patch is the same.
+func (pl *Gang) PreBind(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodeName string) *fwk.Status {
+	p, ok := pl.manager.Unpersisted(pod)
+	if !ok {
+		return nil
+	}
+	if err := pl.writeDeadline(ctx, p); err != nil {
+		return fwk.AsStatus(fmt.Errorf("writing the reservation deadline of the pod's group: %w", err))
+	}
+	pl.manager.Persisted(pod, p)
+	return nil
+}
+
+// writeDeadline merge-patches AnnotationReservedUntil onto the group's
+// object; an object already gone needs none.
+func (pl *Gang) writeDeadline(ctx context.Context, p podgroup.Persist) error {
+	obj, ok := p.Object.(metav1.Object)
+	if !ok {
+		return fmt.Errorf("unexpected group object %T", p.Object)
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
+		podgroup.AnnotationReservedUntil: p.ReservedUntil.UTC().Format(time.RFC3339)}}})
+	if err != nil {
+		return err
+	}
+	switch p.Object.(type) {
+	case *schedv1alpha1.PodGroup:
+		if pl.pgClient == nil {
+			return nil
+		}
+		_, err = pl.pgClient.SchedulingV1alpha1().PodGroups(obj.GetNamespace()).Patch(ctx, obj.GetName(), types.MergePatchType, patch, metav1.PatchOptions{})
+	default:
+		_, err = pl.handle.ClientSet().CoreV1().Pods(obj.GetNamespace()).Patch(ctx, obj.GetName(), types.MergePatchType, patch, metav1.PatchOptions{})
+	}
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 // PostBind records the binding.

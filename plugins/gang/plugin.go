@@ -16,6 +16,8 @@
 //     minMember is placed releases the whole group.
 //   - Permit holds placed members until minMember are placed, then lets them
 //     all bind together.
+//   - PreBind writes the deadline of the room still reserved on the group's
+//     object before its members bind, for a scheduler taking over.
 //   - PostFilter releases an admitted group whose member fits nowhere.
 package gang
 
@@ -98,6 +100,7 @@ var (
 	_ fwk.ScorePlugin       = &Gang{}
 	_ fwk.ReservePlugin     = &Gang{}
 	_ fwk.PermitPlugin      = &Gang{}
+	_ fwk.PreBindPlugin     = &Gang{}
 	_ fwk.PostBindPlugin    = &Gang{}
 	_ fwk.EnqueueExtensions = &Gang{}
 )
@@ -235,9 +238,6 @@ func (pl *Gang) act(ctx context.Context, acts podgroup.Actions) {
 	}
 	for _, name := range acts.Queues {
 		pl.status.enqueueQueue(name)
-	}
-	for _, p := range acts.Persist {
-		pl.status.persist(p)
 	}
 }
 

@@ -57,9 +57,14 @@ func TestLeaderFailover(t *testing.T) {
 	db, xb := sparkApp("b", 4) // 1 + 4 CPU
 	created := e.create(da, db)
 	e.waitBound(30*time.Second, da.Name, db.Name)
+	// The new leader learns of the apps' reservations from the deadline
+	// the leader wrote on each driver before binding it.
+	for _, d := range []string{da.Name, db.Name} {
+		if e.get(d).Annotations[podgroup.AnnotationReservedUntil] == "" {
+			t.Errorf("driver %s was bound without %s", d, podgroup.AnnotationReservedUntil)
+		}
+	}
 	e.createHeld(executorsOf(created[1], xb)...)
-	// The new leader learns of the apps' reservations from these.
-	e.waitAnnotation(podgroup.AnnotationReservedUntil, da.Name, db.Name)
 
 	e.createPodGroup(w.MakePodGroup("", "trio").MinMember(3).Obj()) // 3 CPU
 	e.create(w.MakePod("", "trio-0").Group("trio").Req("cpu", "1").Obj(), w.MakePod("", "trio-1").Group("trio").Req("cpu", "1").Obj())
@@ -243,21 +248,6 @@ func (e *env) waitLeader(not string) string {
 		e.t.Fatalf("the gang-scheduler Lease is held by %q, want a leader other than %q", holder, not)
 	}
 	return holder
-}
-
-// waitAnnotation waits until every named pod has the annotation.
-func (e *env) waitAnnotation(key string, names ...string) {
-	e.t.Helper()
-	if err := wait.PollUntilContextTimeout(e.ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		for _, name := range names {
-			if e.get(name).Annotations[key] == "" {
-				return false, nil
-			}
-		}
-		return true, nil
-	}); err != nil {
-		e.t.Fatalf("annotation %s missing on some of %v", key, names)
-	}
 }
 
 // waitEvents waits until at least n Events with reason were recorded on the
