@@ -201,6 +201,22 @@ func (pl *Gang) activate(ctx context.Context) {
 	pl.status.run(ctx)
 }
 
+// isActive reports whether this replica schedules: its scheduler informers
+// synced, which happens only on the leader. It asks the informer rather
+// than waiting for activate to notice: scheduling starts as soon as they
+// synced, and what its first cycles decide (an admission, a restored
+// reservation) must not lose its Events.
+func (pl *Gang) isActive() bool {
+	if pl.active.Load() {
+		return true
+	}
+	if pl.schedulerPodsSynced != nil && pl.schedulerPodsSynced() {
+		pl.active.Store(true)
+		return true
+	}
+	return false
+}
+
 // act carries out what the Manager decided, outside its lock.
 func (pl *Gang) act(ctx context.Context, acts podgroup.Actions) {
 	if acts.Empty() {
@@ -219,14 +235,15 @@ func (pl *Gang) act(ctx context.Context, acts podgroup.Actions) {
 	// Before this replica schedules, its queue may not exist yet (the
 	// plugin's own informers run from the start), and every pod enters the
 	// queue when it starts anyway.
-	if len(acts.Activate) > 0 && pl.active.Load() {
+	active := pl.isActive()
+	if len(acts.Activate) > 0 && active {
 		pods := make(map[string]*v1.Pod, len(acts.Activate))
 		for _, p := range acts.Activate {
 			pods[p.Namespace+"/"+p.Name] = p
 		}
 		pl.handle.Activate(klog.FromContext(ctx), pods)
 	}
-	if pl.active.Load() {
+	if active {
 		for _, e := range acts.Events {
 			pl.handle.EventRecorder().Eventf(withTypeMeta(e.Object), nil, e.Type, e.Reason, "Scheduling", e.Message)
 		}
