@@ -30,7 +30,8 @@ const (
 	// the permit timeout; the bound members are deleted.
 	ReleasePartial = "partially_bound"
 	// ReleaseNodeDeleted: a node of an admitted group's plan was deleted.
-	ReleaseNodeDeleted = "node_deleted"
+	ReleaseNodeDeleted   = "node_deleted"
+	ReleaseMemberDeleted = "member_deleted"
 )
 
 // Ends of a reservation, the values of the outcome label of ReservationHold.

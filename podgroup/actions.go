@@ -50,8 +50,6 @@ type Actions struct {
 	Statuses []Key
 	// Queues lists queues whose status may need writing.
 	Queues []queue.Name
-	// Persist lists reservation deadlines to write on group objects.
-	Persist []Persist
 	// Delete lists bound members to delete: their group was released whole.
 	Delete []Deletion
 }
@@ -92,12 +90,11 @@ func (a *Actions) merge(o Actions) {
 	a.Events = append(a.Events, o.Events...)
 	a.Statuses = append(a.Statuses, o.Statuses...)
 	a.Queues = append(a.Queues, o.Queues...)
-	a.Persist = append(a.Persist, o.Persist...)
 	a.Delete = append(a.Delete, o.Delete...)
 }
 
 // Empty reports whether there is nothing to do.
 func (a *Actions) Empty() bool {
-	return len(a.Reject) == 0 && len(a.Allow) == 0 && len(a.Activate) == 0 && len(a.Events) == 0 && len(a.Statuses) == 0 && len(a.Queues) == 0 && len(a.Persist) == 0 &&
+	return len(a.Reject) == 0 && len(a.Allow) == 0 && len(a.Activate) == 0 && len(a.Events) == 0 && len(a.Statuses) == 0 && len(a.Queues) == 0 &&
 		len(a.Delete) == 0
 }

@@ -114,6 +114,9 @@ type Group struct {
 	// plans that room again.
 	lostNodes []string
 	lost      resources.List
+	// unpersisted is the reservation deadline not yet written on the
+	// group's object (see Manager.Unpersisted).
+	unpersisted *Persist
 	// deferral records the group this one last let go first.
 	deferral *deferral
 	// lastEvent is the message of the last Event recorded for the group, to

@@ -204,6 +204,11 @@ func (m *Manager) upsertMemberLocked(g *Group, pod *v1.Pod, acts *Actions) {
 		delete(m.gateNoticed, pod.UID)
 		if pod.DeletionTimestamp == nil {
 			m.victimGoneLocked(pod.UID, acts)
+		} else {
+			if prev == memberAssumed {
+				m.giveBackLocked(g, mb)
+			}
+			m.memberDeletedLocked(g, pod, prev, acts)
 		}
 		if prev != memberPending {
 			m.generation++
@@ -251,8 +256,12 @@ func (m *Manager) DeletePod(pod *v1.Pod) Actions {
 		if mb.state != memberPending {
 			m.generation++
 		}
+		if mb.state == memberAssumed {
+			m.giveBackLocked(g, mb)
+		}
 		delete(g.members, pod.UID)
 		delete(g.planned, pod.UID)
+		m.memberDeletedLocked(g, pod, mb.state, &acts)
 	}
 	if g.driver != nil && g.driver.UID == pod.UID {
 		g.driver = nil

@@ -1,6 +1,8 @@
 package podgroup_test
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -361,8 +363,9 @@ func TestFinishedGroupFreesReservation(t *testing.T) {
 	}
 }
 
-// A reservation outlives a restart: the deadline goes on the driver, and a
-// new Manager that finds the driver running with it reserves the room again.
+// A reservation outlives a restart: the deadline goes on the driver before
+// it binds, and a new Manager that finds the driver running with it
+// reserves the room again.
 func TestReservationRestoredAfterRestart(t *testing.T) {
 	logger, _ := ktesting.NewTestContext(t)
 	m, _ := newManager()
@@ -370,15 +373,23 @@ func TestReservationRestoredAfterRestart(t *testing.T) {
 	m.UpsertPod(driver)
 	m.Admit(logger, driver, nodes(1, 4))
 	m.Assume(driver, "a")
-	d := m.Permit(driver)
-	if len(d.Persist) != 1 || !d.Persist[0].ReservedUntil.Equal(start.Add(5*time.Minute)) {
-		t.Fatalf("persist = %+v, want the reservation deadline", d.Persist)
+	if _, ok := m.Unpersisted(driver); ok {
+		t.Fatal("a deadline to write before the group reached minMember")
+	}
+	m.Permit(driver)
+	p, ok := m.Unpersisted(driver)
+	if !ok || !p.ReservedUntil.Equal(start.Add(5*time.Minute)) {
+		t.Fatalf("unpersisted = %+v, %v; want the reservation deadline", p, ok)
+	}
+	m.Persisted(driver, p)
+	if _, ok := m.Unpersisted(driver); ok {
+		t.Error("the deadline is still to write after it was written")
 	}
 
 	restarted, _ := newManager()
 	bound := driver.DeepCopy()
 	bound.Spec.NodeName = "a"
-	bound.Annotations[podgroup.AnnotationReservedUntil] = d.Persist[0].ReservedUntil.Format(time.RFC3339)
+	bound.Annotations[podgroup.AnnotationReservedUntil] = p.ReservedUntil.Format(time.RFC3339)
 	restarted.UpsertPod(bound)
 	if !restarted.NeedsRestore() {
 		t.Fatal("the new instance does not see the reservation to restore")
@@ -407,17 +418,140 @@ func TestOwnReservationNotRestored(t *testing.T) {
 	m.UpsertPod(driver)
 	m.Admit(logger, driver, nodes(1, 4))
 	m.Assume(driver, "a")
-	d := m.Permit(driver)
+	m.Permit(driver)
+	p, _ := m.Unpersisted(driver)
 	exec := w.MakeSparkExecutor("ns", "pi", 1, driver).Req("cpu", "1").Obj()
 	m.UpsertPod(exec)
 	m.Admit(logger, exec, nodes(1, 4))
 	m.Assume(exec, "a")
 	annotated := driver.DeepCopy()
 	annotated.Spec.NodeName = "a"
-	annotated.Annotations[podgroup.AnnotationReservedUntil] = d.Persist[0].ReservedUntil.Format(time.RFC3339)
+	annotated.Annotations[podgroup.AnnotationReservedUntil] = p.ReservedUntil.Format(time.RFC3339)
 	m.UpsertPod(annotated)
 	if m.NeedsRestore() {
 		t.Error("the admitting instance restores its own, used reservation")
+	}
+}
+
+// Executors created but not yet placed when the scheduler restarts (or fails
+// over) keep their room too: the new instance reserves it for them, not only
+// for executors not created yet, and they take it when placed.
+func TestRestoreReservesCreatedUnplacedMembers(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	driver := w.MakeSparkDriver("ns", "pi").Req("cpu", "1").Executors(3, "cpu=1").Node("a").
+		Annotation(podgroup.AnnotationReservedUntil, start.Add(5*time.Minute).Format(time.RFC3339)).Obj()
+	execs := []*v1.Pod{
+		w.MakeSparkExecutor("ns", "pi", 1, driver).Req("cpu", "1").Obj(),
+		w.MakeSparkExecutor("ns", "pi", 2, driver).Req("cpu", "1").Obj(),
+	}
+	restarted, _ := newManager()
+	restarted.UpsertPod(driver)
+	for _, x := range execs {
+		restarted.UpsertPod(x)
+	}
+	restarted.Restore(logger, nodes(1, 4))
+	key, _ := podgroup.KeyOf(driver)
+	total := resources.List{}
+	for _, r := range restarted.OwnReservation(key) {
+		total.Add(r)
+	}
+	if want := (resources.List{"cpu": 3000, "pods": 3}); !total.Equal(want) {
+		t.Fatalf("restored %v, want %v (two executors created, one to come)", total, want)
+	}
+	for _, x := range execs {
+		if adm := restarted.Admit(logger, x, nodes(1, 4)); !adm.Admitted {
+			t.Fatalf("executor %s not admitted: %s", x.Name, adm.Message)
+		}
+		restarted.Assume(x, "a")
+	}
+	total = resources.List{}
+	for _, r := range restarted.OwnReservation(key) {
+		total.Add(r)
+	}
+	if want := (resources.List{"cpu": 1000, "pods": 1}); !total.Equal(want) {
+		t.Errorf("after placing the two executors %v is reserved, want %v", total, want)
+	}
+}
+
+// A member deleted while its group waits in Permit releases the group at
+// once, with an Event naming it, whichever the Manager hears of first: the
+// deletion (DeletePod) or the scheduler's Unreserve (ForgetDeleted).
+func TestMemberDeletedInPermitReleasesGroup(t *testing.T) {
+	for _, first := range []string{"DeletePod", "ForgetDeleted"} {
+		t.Run(first, func(t *testing.T) {
+			logger, _ := ktesting.NewTestContext(t)
+			m, _ := newManager()
+			m.UpsertPodGroup(w.MakePodGroup("ns", "pg").MinMember(3).Obj())
+			var pods []*v1.Pod
+			for _, name := range []string{"p1", "p2", "p3"} {
+				p := w.MakePod("ns", name).Group("pg").Req("cpu", "1").Obj()
+				pods = append(pods, p)
+				m.UpsertPod(p)
+			}
+			if !m.Admit(logger, pods[0], nodes(1, 4)).Admitted {
+				t.Fatal("not admitted")
+			}
+			for _, p := range pods[:2] {
+				m.Assume(p, "a")
+				if d := m.Permit(p); d.Allow || d.Wait == 0 {
+					t.Fatalf("%s does not wait in Permit: %+v", p.Name, d)
+				}
+			}
+
+			var acts podgroup.Actions
+			if first == "DeletePod" {
+				acts = m.DeletePod(pods[1])
+				if later := m.Forget(pods[1]); !later.Empty() {
+					t.Errorf("Unreserve after the deletion did %+v", later)
+				}
+			} else {
+				acts = m.ForgetDeleted(pods[1])
+				if later := m.DeletePod(pods[1]); len(later.Reject) > 0 || len(later.Events) > 0 {
+					t.Errorf("deletion after Unreserve did %+v", later)
+				}
+			}
+			if got := rejectedUIDs(acts.Reject); !slices.Contains(got, pods[0].UID) {
+				t.Errorf("rejected %v, want %s among them", got, pods[0].UID)
+			}
+			if len(acts.Events) != 1 || acts.Events[0].Reason != podgroup.ReasonReleased ||
+				!strings.Contains(acts.Events[0].Message, "member ns/p2 was deleted before the group was bound, with 2/3 members placed") {
+				t.Errorf("events = %+v", acts.Events)
+			}
+			if m.HasReservations() {
+				t.Error("released group still holds room")
+			}
+		})
+	}
+}
+
+// A pending member deleted from an admitted group releases it when the group
+// can no longer reach minMember, and not when enough members remain.
+func TestPendingMemberDeletedFromAdmittedGroup(t *testing.T) {
+	for _, tc := range []struct {
+		members int
+		release bool
+	}{{members: 3, release: true}, {members: 4, release: false}} {
+		t.Run(fmt.Sprintf("%d members", tc.members), func(t *testing.T) {
+			logger, _ := ktesting.NewTestContext(t)
+			m, _ := newManager()
+			m.UpsertPodGroup(w.MakePodGroup("ns", "pg").MinMember(3).Obj())
+			var pods []*v1.Pod
+			for i := range tc.members {
+				p := w.MakePod("ns", fmt.Sprintf("p%d", i)).Group("pg").Req("cpu", "1").Obj()
+				pods = append(pods, p)
+				m.UpsertPod(p)
+			}
+			if !m.Admit(logger, pods[0], nodes(1, 8)).Admitted {
+				t.Fatal("not admitted")
+			}
+			m.Assume(pods[0], "a")
+			m.Permit(pods[0])
+			acts := m.DeletePod(pods[len(pods)-1])
+			released := len(acts.Events) == 1 && acts.Events[0].Reason == podgroup.ReasonReleased
+			if released != tc.release {
+				t.Errorf("released = %v, want %v; events %+v", released, tc.release, acts.Events)
+			}
+		})
 	}
 }
 

@@ -74,7 +74,14 @@ func (m *Manager) Assume(pod *v1.Pod, node string) {
 // Forget undoes Assume (Unreserve): the member gives back what it took. A
 // group that had not reached MinMember is released whole, so no partial
 // group keeps resources.
-func (m *Manager) Forget(pod *v1.Pod) Actions {
+func (m *Manager) Forget(pod *v1.Pod) Actions { return m.forget(pod, false) }
+
+// ForgetDeleted is Forget for a member that was deleted while it waited in
+// Permit or was being bound: the release, if any, names the deletion as its
+// cause.
+func (m *Manager) ForgetDeleted(pod *v1.Pod) Actions { return m.forget(pod, true) }
+
+func (m *Manager) forget(pod *v1.Pod, deleted bool) Actions {
 	var acts Actions
 	key, ok := KeyOf(pod)
 	if !ok {
@@ -91,6 +98,27 @@ func (m *Manager) Forget(pod *v1.Pod) Actions {
 		return acts
 	}
 	mb.state = memberPending
+	m.giveBackLocked(g, mb)
+	if g.phase == PhaseAdmitted {
+		_, placed := g.counts()
+		switch {
+		case deleted:
+			m.releaseLocked(g, metrics.ReleaseMemberDeleted, deletedMessage(pod, placed+1, g.spec.MinMember), &acts)
+		case !m.clock.Now().Before(g.deadline):
+			// The framework's permit timer fired: say so.
+			m.releaseLocked(g, metrics.ReleasePermitTimeout, fmt.Sprintf("only %d/%d members placed within %s",
+				placed+1, g.spec.MinMember, m.permitTimeoutLocked(g)), &acts)
+		default:
+			m.releaseLocked(g, metrics.ReleaseUnbound, fmt.Sprintf("member %s was not bound (binding failed) with %d/%d members placed",
+				klog.KObj(pod), placed+1, g.spec.MinMember), &acts)
+		}
+	}
+	return acts
+}
+
+// giveBackLocked returns the room an assumed member took to its group's
+// reservation, while the group still holds one (admitted or running).
+func (m *Manager) giveBackLocked(g *Group, mb *member) {
 	if len(mb.taken) > 0 && (g.phase == PhaseAdmitted || g.phase == PhaseRunning) {
 		if g.reserved == nil {
 			g.reserved = map[string]resources.List{}
@@ -104,18 +132,34 @@ func (m *Manager) Forget(pod *v1.Pod) Actions {
 		m.reserving[g.key] = g
 	}
 	mb.taken = nil
-	if g.phase == PhaseAdmitted {
-		_, placed := g.counts()
-		if !m.clock.Now().Before(g.deadline) {
-			// The framework's permit timer fired: say so.
-			m.releaseLocked(g, metrics.ReleasePermitTimeout, fmt.Sprintf("only %d/%d members placed within %s",
-				placed+1, g.spec.MinMember, m.permitTimeoutLocked(g)), &acts)
-		} else {
-			m.releaseLocked(g, metrics.ReleaseUnbound, fmt.Sprintf("member %s was not bound (binding failed) with %d/%d members placed",
-				klog.KObj(pod), placed+1, g.spec.MinMember), &acts)
-		}
+}
+
+// memberDeletedLocked handles a member deleted while its group is admitted
+// and short of MinMember placed: if the member was placed, or the group is
+// left with fewer than MinMember members, the group is released whole now,
+// not at its permit deadline, and the Event names the member. prev is the
+// member's state before the deletion; the member no longer counts in g.
+func (m *Manager) memberDeletedLocked(g *Group, pod *v1.Pod, prev memberState, acts *Actions) {
+	if g.phase != PhaseAdmitted || (prev != memberAssumed && prev != memberPending) {
+		return
 	}
-	return acts
+	live, placed := g.counts()
+	if prev == memberPending && int32(live) >= g.spec.MinMember {
+		return // enough members remain to reach quorum
+	}
+	if prev == memberAssumed {
+		// Its Permit wait may not have ended yet (the scheduler's own
+		// informer may lag behind the one feeding the Manager).
+		acts.Reject = append(acts.Reject, Rejection{UID: pod.UID, Message: fmt.Sprintf("pod group %s released: member deleted", g.key)})
+		placed++
+	}
+	m.releaseLocked(g, metrics.ReleaseMemberDeleted, deletedMessage(pod, placed, g.spec.MinMember), acts)
+}
+
+// deletedMessage says that a member was deleted before its group was bound;
+// placed counts it if it was placed.
+func deletedMessage(pod *v1.Pod, placed int, minMember int32) string {
+	return fmt.Sprintf("member %s was deleted before the group was bound, with %d/%d members placed", klog.KObj(pod), placed, minMember)
 }
 
 // PermitDecision is what Permit does with a placed member.
@@ -184,13 +228,47 @@ func (m *Manager) reachQuorumLocked(g *Group, now time.Time, acts *Actions) {
 	g.partialDeadline = time.Time{}
 	delete(m.retry, g.key)
 	acts.Statuses = append(acts.Statuses, g.key)
-	// Room for members not created yet must outlive a restart: the
-	// deadline goes on the group's object, and a new instance reserves the
-	// room again (see Restore).
+	// Room for members not placed yet must outlive a restart or failover:
+	// the deadline goes on the group's object before any member binds
+	// (Unpersisted), and a new instance reserves the room again (Restore).
+	g.unpersisted = nil
 	if len(g.reserved) > 0 {
 		if obj := g.eventObject(); obj != nil {
-			acts.Persist = append(acts.Persist, Persist{Object: obj, ReservedUntil: g.deadline})
+			g.unpersisted = &Persist{Object: obj, ReservedUntil: g.deadline}
 		}
+	}
+}
+
+// Unpersisted returns the reservation deadline of pod's group that is not
+// on the group's object yet. Members of a group that reached MinMember with
+// room still reserved write it before they bind (PreBind): were the
+// deadline written after a binding, a scheduler that crashed in between
+// would leave its successor with a running group and no trace of the room
+// it held.
+func (m *Manager) Unpersisted(pod *v1.Pod) (Persist, bool) {
+	key, ok := KeyOf(pod)
+	if !ok {
+		return Persist{}, false
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	g := m.groups[key]
+	if g == nil || g.unpersisted == nil || g.phase != PhaseRunning {
+		return Persist{}, false
+	}
+	return *g.unpersisted, true
+}
+
+// Persisted records that p, from Unpersisted, was written.
+func (m *Manager) Persisted(pod *v1.Pod, p Persist) {
+	key, ok := KeyOf(pod)
+	if !ok {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if g := m.groups[key]; g != nil && g.unpersisted != nil && g.unpersisted.ReservedUntil.Equal(p.ReservedUntil) {
+		g.unpersisted = nil
 	}
 }
 
@@ -240,6 +318,7 @@ func (m *Manager) releaseLocked(g *Group, code, reason string, acts *Actions) {
 	}
 	g.phase = PhasePending
 	g.pendingSince = m.clock.Now()
+	g.unpersisted = nil
 	g.planned = nil
 	g.failure = nil
 	g.victims = nil

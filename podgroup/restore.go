@@ -44,8 +44,9 @@ func (m *Manager) NeedsRestore() bool {
 }
 
 // Restore reserves again, on the nodes of this cycle, the room of members
-// not created yet of running groups whose reservation a previous scheduler
-// instance held (AnnotationReservedUntil), until the same deadline. It runs
+// not placed yet (created or not) of running groups whose reservation a
+// previous scheduler instance held (AnnotationReservedUntil), until the same
+// deadline. It runs
 // at the start of the first scheduling cycles of a new instance, before any
 // pod can take that room; what no longer fits is not reserved. It also
 // plans again the room running groups held on deleted nodes (replanLocked).
@@ -81,22 +82,26 @@ func (m *Manager) Restore(logger klog.Logger, nodes Nodes) Actions {
 		if live < len(g.members) {
 			continue // members ended: what is missing is not members to come
 		}
+		// Members created but not placed yet had room in the previous
+		// instance's reservation as much as those not created yet: both
+		// get it back, or pods arriving first could take it.
 		items, required := m.itemsLocked(g, placed)
-		var virtual []Item
-		for _, it := range items[:required] {
-			if it.Pod == nil {
-				virtual = append(virtual, it)
-			}
-		}
-		if len(virtual) == 0 {
+		items = items[:required]
+		if len(items) == 0 {
 			continue
 		}
-		placement, _ := Plan(logger, m.roomsLocked(nodes.Rooms(), key), virtual, 0)
+		placement, _ := Plan(logger, m.roomsLocked(nodes.Rooms(), key), items, 0)
 		g.handled = true
 		g.deadline = until
+		g.planned = map[types.UID]string{}
+		for i, it := range items {
+			if it.Pod != nil && placement.Nodes[i] != "" {
+				g.planned[it.Pod.UID] = placement.Nodes[i]
+			}
+		}
 		m.setReservedLocked(g, placement.PerNode, "", &acts)
 		m.eventLocked(g, &acts, v1.EventTypeNormal, ReasonRestored, fmt.Sprintf(
-			"pod group %s: %s reserved again for members not created yet, until %s", key, g.reservedTotal(), until.Format(time.RFC3339)))
+			"pod group %s: %s reserved again for members not placed yet, until %s", key, g.reservedTotal(), until.Format(time.RFC3339)))
 		logger.V(2).Info("Restored a reservation", "podGroup", key, "nodes", len(placement.PerNode))
 	}
 	clear(m.deletedNodes)

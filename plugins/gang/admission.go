@@ -62,7 +62,6 @@ func getPreFilterState(state fwk.CycleState) (*preFilterState, error) {
 // minMember of them exist. The first time a pod is held, it is told why (a
 // PodScheduled condition and an Event, written in the background).
 func (pl *Gang) PreEnqueue(ctx context.Context, pod *v1.Pod) *fwk.Status {
-	pl.queueReady.Store(true)
 	msg, notify := pl.manager.Gate(pod)
 	if msg == "" {
 		return nil
@@ -77,7 +76,6 @@ func (pl *Gang) PreEnqueue(ctx context.Context, pod *v1.Pod) *fwk.Status {
 // out the reservations Filter must respect. Pods in no group skip the plugin
 // while nothing is reserved.
 func (pl *Gang) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
-	pl.queueReady.Store(true)
 	// After a restart or failover, reservations left by the previous
 	// instance are taken up before any pod can take their room.
 	if pl.manager.NeedsRestore() {

@@ -85,3 +85,17 @@ func TestIsSchedulableAfterMemberAdded(t *testing.T) {
 		})
 	}
 }
+
+// A replica is active as soon as its scheduler informers synced, without
+// waiting for activate; a standby, whose informers never start, is not.
+func TestIsActive(t *testing.T) {
+	synced := false
+	pl := &Gang{schedulerPodsSynced: func() bool { return synced }}
+	if pl.isActive() {
+		t.Fatal("active before the informers synced")
+	}
+	synced = true
+	if !pl.isActive() {
+		t.Fatal("not active once the informers synced")
+	}
+}

@@ -2,10 +2,18 @@ package gang
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	fwk "k8s.io/kube-scheduler/framework"
+	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
+
+	"github.com/gangsched/gangsched/podgroup"
 )
 
 // Reserve takes the member's room from its group's reservation.
@@ -17,7 +25,22 @@ func (pl *Gang) Reserve(ctx context.Context, state fwk.CycleState, pod *v1.Pod, 
 // Unreserve gives the room back; before the group reached minMember, the
 // whole group is released and its other waiting members rejected.
 func (pl *Gang) Unreserve(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodeName string) {
+	if pl.deleted(pod) {
+		pl.act(ctx, pl.manager.ForgetDeleted(pod))
+		return
+	}
 	pl.act(ctx, pl.manager.Forget(pod))
+}
+
+// deleted reports whether the scheduler's informer saw pod deleted, or
+// being deleted: kube-scheduler rejects a pod deleted while it waits in
+// Permit, and the Unreserve that follows should say so.
+func (pl *Gang) deleted(pod *v1.Pod) bool {
+	p, err := pl.handle.SharedInformerFactory().Core().V1().Pods().Lister().Pods(pod.Namespace).Get(pod.Name)
+	if apierrors.IsNotFound(err) {
+		return true
+	}
+	return err == nil && (p.UID != pod.UID || p.DeletionTimestamp != nil)
 }
 
 // Permit lets a member bind once minMember members of its group are placed,
@@ -33,6 +56,67 @@ func (pl *Gang) Permit(ctx context.Context, state fwk.CycleState, pod *v1.Pod, n
 		return fwk.NewStatus(fwk.Wait, d.Message), d.Wait
 	}
 	return fwk.NewStatus(fwk.Unschedulable, d.Message), 0
+}
+
+// PreBindPreFlight skips PreBind unless the pod's group has a reservation
+// deadline to write.
+func (pl *Gang) PreBindPreFlight(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodeName string) (*fwk.PreBindPreFlightResult, *fwk.Status) {
+	if _, ok := pl.manager.Unpersisted(pod); !ok {
+		return nil, fwk.NewStatus(fwk.Skip)
+	}
+	return nil, nil
+}
+
+// PreBind writes the deadline of the room still reserved for the pod's
+// group (AnnotationReservedUntil) on its PodGroup or Spark driver before
+// the pod binds, so that a scheduler taking over after a crash finds it
+// (see podgroup.Manager.Unpersisted and Restore). Members binding at the
+// same time may each write it; the patch is the same.
+func (pl *Gang) PreBind(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodeName string) *fwk.Status {
+	p, ok := pl.manager.Unpersisted(pod)
+	if !ok {
+		return nil
+	}
+	if err := pl.writeDeadline(ctx, p); err != nil {
+		return fwk.AsStatus(fmt.Errorf("writing the reservation deadline of the pod's group: %w", err))
+	}
+	pl.manager.Persisted(pod, p)
+	return nil
+}
+
+// writeDeadline merge-patches AnnotationReservedUntil onto the group's
+// object; an object already gone needs none.
+//
+// A pod is patched through its status subresource, which the scheduler may
+// write already (system:kube-scheduler), rather than through the pod itself,
+// whose patch right would let it change any pod's image; pods/status keeps
+// metadata writable apart from ownerReferences and deletionTimestamp
+// (k8s.io/kubernetes pkg/registry/core/pod/strategy.go,
+// podStatusStrategy.PrepareForUpdate). A PodGroup's status subresource does
+// not (custom resources keep only status), so a PodGroup is patched itself.
+func (pl *Gang) writeDeadline(ctx context.Context, p podgroup.Persist) error {
+	obj, ok := p.Object.(metav1.Object)
+	if !ok {
+		return fmt.Errorf("unexpected group object %T", p.Object)
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
+		podgroup.AnnotationReservedUntil: p.ReservedUntil.UTC().Format(time.RFC3339)}}})
+	if err != nil {
+		return err
+	}
+	switch p.Object.(type) {
+	case *schedv1alpha1.PodGroup:
+		if pl.pgClient == nil {
+			return nil
+		}
+		_, err = pl.pgClient.SchedulingV1alpha1().PodGroups(obj.GetNamespace()).Patch(ctx, obj.GetName(), types.MergePatchType, patch, metav1.PatchOptions{})
+	default:
+		_, err = pl.handle.ClientSet().CoreV1().Pods(obj.GetNamespace()).Patch(ctx, obj.GetName(), types.MergePatchType, patch, metav1.PatchOptions{}, "status")
+	}
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 // PostBind records the binding.

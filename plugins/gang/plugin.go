@@ -16,6 +16,8 @@
 //     minMember is placed releases the whole group.
 //   - Permit holds placed members until minMember are placed, then lets them
 //     all bind together.
+//   - PreBind writes the deadline of the room still reserved on the group's
+//     object before its members bind, for a scheduler taking over.
 //   - PostFilter releases an admitted group whose member fits nowhere.
 package gang
 
@@ -86,9 +88,6 @@ type Gang struct {
 	// active is set once this replica's informers synced (it leads); until
 	// then it records no Events (a standby must not write).
 	active atomic.Bool
-	// queueReady is set at the first PreEnqueue or PreFilter: the
-	// framework's scheduling queue then exists and takes Activate.
-	queueReady atomic.Bool
 }
 
 var (
@@ -101,6 +100,7 @@ var (
 	_ fwk.ScorePlugin       = &Gang{}
 	_ fwk.ReservePlugin     = &Gang{}
 	_ fwk.PermitPlugin      = &Gang{}
+	_ fwk.PreBindPlugin     = &Gang{}
 	_ fwk.PostBindPlugin    = &Gang{}
 	_ fwk.EnqueueExtensions = &Gang{}
 )
@@ -205,6 +205,22 @@ func (pl *Gang) activate(ctx context.Context) {
 	pl.status.run(ctx)
 }
 
+// isActive reports whether this replica schedules: its scheduler informers
+// synced, which happens only on the leader. It asks the informer rather
+// than waiting for activate to notice: scheduling starts as soon as they
+// synced, and what its first cycles decide (an admission, a restored
+// reservation) must not lose its Events.
+func (pl *Gang) isActive() bool {
+	if pl.active.Load() {
+		return true
+	}
+	if pl.schedulerPodsSynced != nil && pl.schedulerPodsSynced() {
+		pl.active.Store(true)
+		return true
+	}
+	return false
+}
+
 // act carries out what the Manager decided, outside its lock.
 func (pl *Gang) act(ctx context.Context, acts podgroup.Actions) {
 	if acts.Empty() {
@@ -220,19 +236,18 @@ func (pl *Gang) act(ctx context.Context, acts podgroup.Actions) {
 			wp.Allow(Name)
 		}
 	}
-	// Before the scheduling queue takes pods, the framework has no queue to
-	// activate them in (the plugin's own informers run from the start), and
-	// every pod enters the queue when it starts anyway. Waiting for active
-	// instead would drop the activations of a group admitted in the moments
-	// between the first scheduling cycle and the informer-sync signal.
-	if len(acts.Activate) > 0 && pl.queueReady.Load() {
+	// Before this replica schedules, its queue may not exist yet (the
+	// plugin's own informers run from the start), and every pod enters the
+	// queue when it starts anyway.
+	active := pl.isActive()
+	if len(acts.Activate) > 0 && active {
 		pods := make(map[string]*v1.Pod, len(acts.Activate))
 		for _, p := range acts.Activate {
 			pods[p.Namespace+"/"+p.Name] = p
 		}
 		pl.handle.Activate(klog.FromContext(ctx), pods)
 	}
-	if pl.active.Load() {
+	if active {
 		for _, e := range acts.Events {
 			pl.handle.EventRecorder().Eventf(withTypeMeta(e.Object), nil, e.Type, e.Reason, "Scheduling", e.Message)
 		}
@@ -245,11 +260,8 @@ func (pl *Gang) act(ctx context.Context, acts podgroup.Actions) {
 	for _, name := range acts.Queues {
 		pl.status.enqueueQueue(name)
 	}
-	for _, p := range acts.Persist {
-		pl.status.persist(p)
-	}
 	// A standby replica deletes nothing; the Manager asks again later.
-	if len(acts.Delete) > 0 && pl.active.Load() {
+	if len(acts.Delete) > 0 && active {
 		go pl.deleteMembers(pl.ctx, acts.Delete)
 	}
 }

@@ -2,7 +2,6 @@ package gang
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"k8s.io/klog/v2"
 	podutil "k8s.io/kubernetes/pkg/api/v1/pod"
 	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
-	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
 
 	"github.com/gangsched/gangsched/apis/scheduling/v1alpha1"
 	"github.com/gangsched/gangsched/metrics"
@@ -37,58 +35,11 @@ type statusWriter struct {
 }
 
 // writeItem is one thing to write: a PodGroup's status, a Queue's status,
-// a pod's notice, or a reservation deadline on a group's object.
+// or a pod's notice.
 type writeItem struct {
 	podGroup *podgroup.Key
 	queue    queue.Name
 	pod      types.NamespacedName
-	// annotate names a PodGroup (podGroupKind) or a pod to annotate.
-	annotate *annotation
-}
-
-// annotation is an object to write AnnotationReservedUntil on.
-type annotation struct {
-	podGroup  bool
-	namespace string
-	name      string
-	value     string
-}
-
-// persist writes a reservation deadline on the group's object.
-func (w *statusWriter) persist(p podgroup.Persist) {
-	obj, ok := p.Object.(metav1.Object)
-	if !ok {
-		return
-	}
-	_, isPodGroup := p.Object.(*schedv1alpha1.PodGroup)
-	w.queue.Add(writeItem{annotate: &annotation{podGroup: isPodGroup, namespace: obj.GetNamespace(), name: obj.GetName(), value: p.ReservedUntil.UTC().Format(time.RFC3339)}})
-}
-
-// writeAnnotation merge-patches AnnotationReservedUntil onto the object.
-// A pod is patched through its status subresource, which the scheduler may
-// write already (system:kube-scheduler), rather than through the pod itself,
-// whose patch right would let it change any pod's image; pods/status keeps
-// metadata writable apart from ownerReferences and deletionTimestamp
-// (k8s.io/kubernetes pkg/registry/core/pod/strategy.go,
-// podStatusStrategy.PrepareForUpdate). A PodGroup's status subresource does
-// not (custom resources keep only status), so a PodGroup is patched itself.
-func (w *statusWriter) writeAnnotation(ctx context.Context, a *annotation) error {
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{podgroup.AnnotationReservedUntil: a.value}}})
-	if err != nil {
-		return err
-	}
-	if a.podGroup {
-		if w.pl.pgClient == nil {
-			return nil
-		}
-		_, err = w.pl.pgClient.SchedulingV1alpha1().PodGroups(a.namespace).Patch(ctx, a.name, types.MergePatchType, patch, metav1.PatchOptions{})
-	} else {
-		_, err = w.pl.handle.ClientSet().CoreV1().Pods(a.namespace).Patch(ctx, a.name, types.MergePatchType, patch, metav1.PatchOptions{}, "status")
-	}
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
 }
 
 type notice struct {
@@ -151,8 +102,6 @@ func (w *statusWriter) processNext(ctx context.Context) bool {
 		err = w.writePodGroupStatus(ctx, *item.podGroup)
 	case item.queue != "":
 		err = w.writeQueueStatus(ctx, item.queue)
-	case item.annotate != nil:
-		err = w.writeAnnotation(ctx, item.annotate)
 	default:
 		err = w.writePodNotice(ctx, item.pod)
 	}

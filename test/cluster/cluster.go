@@ -52,6 +52,17 @@ type Options struct {
 
 	// LogVerbosity is the verbosity of that log (klog -v).
 	LogVerbosity int
+
+	// Restartable lets the test restart the API server on the same etcd
+	// (RestartAPIServer). The upstream test server picks a new port, a
+	// new loopback certificate and a new loopback token each time it
+	// starts, so a restartable cluster gives its clients what a real
+	// deployment gives them instead: a fixed address in front of the API
+	// server (a TCP forwarder, as a load balancer), a serving certificate
+	// of its own (in --cert-dir) and a static system:masters token
+	// (--token-auth-file). Config and KubeconfigPath use those, so every
+	// client follows the API server across restarts.
+	Restartable bool
 }
 
 // Cluster is a running kube-apiserver, backed by etcd, with clients for it.
@@ -88,8 +99,18 @@ type Cluster struct {
 
 	logger klog.Logger
 
+	// What starting the API server again takes (RestartAPIServer).
+	tCtx    ktesting.TContext
+	flags   []string
+	storage *storagebackend.Config
+	// front and stable are the fixed address and the client configuration
+	// of a restartable cluster; nil otherwise.
+	front  *front
+	stable *rest.Config
+
 	mu        sync.Mutex
-	teardowns []func() // run last-in first-out by Stop
+	server    *kubeapiservertesting.TestServer // the API server running, if any
+	teardowns []func()                         // run last-in first-out by Stop
 	stopOnce  sync.Once
 	keepDir   func() bool
 }
@@ -225,27 +246,30 @@ func (c *Cluster) start(ctx context.Context, tb *serverTB, opts Options) error {
 
 	// 4. The API server. The server's context carries the file logger and
 	// is canceled by Stop, which TearDownFn needs to return.
-	tCtx := ktesting.InitCtx(klog.NewContext(ctx, c.logger), tb).WithCancel()
-	c.addTeardown(func() { tCtx.Cancel("cluster stopped") })
-	keysBefore := testKeyFiles()
-	server, err := startTestServer(tCtx, APIServerFlags(opts.Flags...), storage)
-	// StartTestServer removes its service account key file itself, but
-	// other helpers (framework.StartTestServer) leave theirs behind. Remove
-	// any that appeared while this server started: by the time Stop runs,
-	// every server that started meanwhile has read its key.
-	newKeys := newFiles(keysBefore, testKeyFiles())
-	c.addTeardown(func() {
-		for _, k := range newKeys {
-			_ = os.Remove(k)
+	c.tCtx = ktesting.InitCtx(klog.NewContext(ctx, c.logger), tb).WithCancel()
+	c.addTeardown(func() { c.tCtx.Cancel("cluster stopped") })
+	c.flags, c.storage = APIServerFlags(opts.Flags...), storage
+	if opts.Restartable {
+		flags, err := c.restartable()
+		if err != nil {
+			return fmt.Errorf("preparing a restartable API server: %w", err)
 		}
-	})
+		c.flags = append(c.flags, flags...)
+	}
+	c.addTeardown(c.stopAPIServer)
+	addr, err := c.startAPIServer()
 	if err != nil {
 		return fmt.Errorf("starting kube-apiserver: %w", err)
 	}
-	c.addTeardown(server.TearDownFn)
+	if c.front != nil {
+		c.front.setBackend(addr)
+	}
 
 	// 5. Clients.
-	c.Config = rest.CopyConfig(server.ClientConfig)
+	c.Config = rest.CopyConfig(c.server.ClientConfig)
+	if c.stable != nil {
+		c.Config.Host, c.Config.BearerToken, c.Config.TLSClientConfig = c.stable.Host, c.stable.BearerToken, c.stable.TLSClientConfig
+	}
 	if c.Client, err = kubernetes.NewForConfig(c.Config); err != nil {
 		return fmt.Errorf("creating clientset: %w", err)
 	}
@@ -266,6 +290,41 @@ func (c *Cluster) start(ctx context.Context, tb *serverTB, opts Options) error {
 	}
 	klog.FromContext(ctx).V(2).Info("Cluster started", "server", c.Config.Host, "dir", dir)
 	return nil
+}
+
+// startAPIServer starts an API server with the cluster's flags and storage
+// and returns its address (a URL).
+func (c *Cluster) startAPIServer() (string, error) {
+	keysBefore := testKeyFiles()
+	server, err := startTestServer(c.tCtx, c.flags, c.storage)
+	// StartTestServer removes its service account key file itself, but
+	// other helpers (framework.StartTestServer) leave theirs behind. Remove
+	// any that appeared while this server started: by the time Stop runs,
+	// every server that started meanwhile has read its key.
+	newKeys := newFiles(keysBefore, testKeyFiles())
+	c.addTeardown(func() {
+		for _, k := range newKeys {
+			_ = os.Remove(k)
+		}
+	})
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	c.server = &server
+	c.mu.Unlock()
+	return server.ClientConfig.Host, nil
+}
+
+// stopAPIServer stops the API server, if one runs.
+func (c *Cluster) stopAPIServer() {
+	c.mu.Lock()
+	server := c.server
+	c.server = nil
+	c.mu.Unlock()
+	if server != nil {
+		server.TearDownFn()
+	}
 }
 
 // startTestServer calls the upstream StartTestServer and turns its panics,

@@ -100,3 +100,44 @@ func nodeReady(node *v1.Node) bool {
 	}
 	return false
 }
+
+// TestRestartAPIServer restarts the API server of a restartable cluster:
+// a watch opened before is cut, objects are still there, and clients made
+// before the restart, from Config and from the kubeconfig, reach the new
+// server.
+func TestRestartAPIServer(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	c := cluster.StartWithOptions(t, cluster.Options{Restartable: true})
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.KubeconfigPath)
+	if err != nil {
+		t.Fatalf("loading kubeconfig: %v", err)
+	}
+	external, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := c.CreateNamespace(ctx, "restart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := external.CoreV1().ConfigMaps(ns).Create(ctx, &v1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "before"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Client.CoreV1().ConfigMaps(ns).Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	if err := c.RestartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range w.ResultChan() {
+		// Drain until the restart closes the watch.
+	}
+	for _, client := range []kubernetes.Interface{c.Client, external} {
+		if _, err := client.CoreV1().ConfigMaps(ns).Get(ctx, "before", metav1.GetOptions{}); err != nil {
+			t.Errorf("after the restart: %v", err)
+		}
+	}
+}

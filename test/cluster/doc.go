@@ -21,6 +21,16 @@
 // without a service account and nodes created through the API carry no
 // not-ready taint. [Cluster.CreateNodes] creates such nodes, already Ready.
 //
+// A cluster started with [Options.Restartable] can have its API server
+// stopped and started again on the same etcd and key prefix
+// ([Cluster.RestartAPIServer], or [Cluster.StopAPIServer] and
+// [Cluster.StartAPIServer] to act while it is down). Upstream's test server
+// binds a new port and makes a new loopback certificate and token each time
+// it starts, so such a cluster puts a TCP forwarder at a fixed address in
+// front of it, serves a certificate of its own and accepts a static token:
+// clients built from Config or KubeconfigPath keep working across restarts,
+// as clients of a real kube-apiserver behind a load balancer do.
+//
 // The etcd binary is looked up in ETCD_BIN, then in <repo>/bin/etcd (built by
 // `make etcd`), then in PATH. The API server finds its test certificates
 // through the Kubernetes module source, so binaries using this package must

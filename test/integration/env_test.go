@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler"
 	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
 
 	"github.com/gangsched/gangsched/test/cluster"
@@ -27,14 +30,23 @@ type env struct {
 	// stop stops the scheduler; config renders its configuration.
 	stop   func()
 	config schedulerConfig
+	// sched is the scheduler newEnv started.
+	sched *scheduler.Scheduler
 }
 
 // newEnv starts an API server and a scheduler with the given configuration.
 func newEnv(t *testing.T, config schedulerConfig) *env {
 	t.Helper()
+	return newEnvWithOptions(t, config, cluster.Options{})
+}
+
+// newEnvWithOptions is newEnv with the API server started with opts; with
+// a nil config, no scheduler is started.
+func newEnvWithOptions(t *testing.T, config schedulerConfig, opts cluster.Options) *env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	c := cluster.Start(t)
+	c := cluster.StartWithOptions(t, opts)
 	crd, err := cluster.PodGroupCRDPath()
 	if err != nil {
 		t.Fatal(err)
@@ -50,8 +62,11 @@ func newEnv(t *testing.T, config schedulerConfig) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := startScheduler(t, c, config)
-	return &env{t: t, ctx: ctx, c: c, ns: ns, stop: stop, config: config}
+	e := &env{t: t, ctx: ctx, c: c, ns: ns, stop: func() {}, config: config}
+	if config != nil {
+		e.sched, e.stop = runScheduler(t, c, config)
+	}
+	return e
 }
 
 // nodes creates n nodes with the given CPU and 32Gi of memory each.
@@ -225,6 +240,24 @@ func (e *env) sparkDriver(driver *v1.Pod, executors ...*v1.Pod) {
 			}
 		}
 	}()
+}
+
+// waitPermit waits until exactly the named pods wait in Permit (in the
+// scheduler newEnv started).
+func (e *env) waitPermit(names ...string) {
+	e.t.Helper()
+	want := slices.Sorted(slices.Values(names))
+	var got []string
+	if err := wait.PollUntilContextTimeout(e.ctx, 50*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
+		got = got[:0]
+		for _, fw := range e.sched.Profiles {
+			fw.IterateOverWaitingPods(func(wp fwk.WaitingPod) { got = append(got, wp.GetPod().Name) })
+		}
+		slices.Sort(got)
+		return slices.Equal(got, want), nil
+	}); err != nil {
+		e.t.Fatalf("pods waiting in Permit: %q, want %q", got, want)
+	}
 }
 
 func names(pods ...*v1.Pod) []string {

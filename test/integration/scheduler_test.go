@@ -14,6 +14,7 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/kubernetes/cmd/kube-scheduler/app"
 	"k8s.io/kubernetes/cmd/kube-scheduler/app/options"
+	"k8s.io/kubernetes/pkg/scheduler"
 	"k8s.io/utils/ptr"
 
 	_ "github.com/gangsched/gangsched/apis/config/scheme"
@@ -50,6 +51,14 @@ type schedulerConfig func(kubeconfig string) ([]byte, error)
 // configuration, the way cmd/gang-scheduler's main does (app.Setup and
 // app.Run with gangsched's plugins), until stop is called or the test ends.
 func startScheduler(t *testing.T, c *cluster.Cluster, render schedulerConfig) (stop func()) {
+	t.Helper()
+	_, stop = runScheduler(t, c, render)
+	return stop
+}
+
+// runScheduler is startScheduler that also returns the scheduler, for tests
+// that look at what it holds (such as pods waiting in Permit).
+func runScheduler(t *testing.T, c *cluster.Cluster, render schedulerConfig) (_ *scheduler.Scheduler, stop func()) {
 	t.Helper()
 	dir := t.TempDir()
 	configPath := filepath.Join(dir, "config.yaml")
@@ -103,5 +112,5 @@ func startScheduler(t *testing.T, c *cluster.Cluster, render schedulerConfig) (s
 	}); err != nil {
 		t.Fatalf("scheduler informers did not sync: %v", err)
 	}
-	return stop
+	return sched, stop
 }

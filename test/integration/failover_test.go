@@ -1,0 +1,296 @@
+package integration
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
+
+	configv1 "github.com/gangsched/gangsched/apis/config/v1"
+	"github.com/gangsched/gangsched/manifests"
+	"github.com/gangsched/gangsched/podgroup"
+	"github.com/gangsched/gangsched/test/cluster"
+	w "github.com/gangsched/gangsched/test/wrappers"
+)
+
+// binaryEnv names a gang-scheduler binary for the tests that run it as a
+// process; without it, they build their own.
+const binaryEnv = "GANG_SCHEDULER_BIN"
+
+// Leader election timings for the failover test, short so that a standby
+// takes over within seconds of the leader's death.
+var leaderElectionFlags = []string{"--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=1s"}
+
+// Two replicas run with leader election, as deployed; the leader is killed
+// (SIGKILL, so its Lease is not released) while groups are in flight: a
+// Spark driver bound with its executors not created yet, another with its
+// executors created but held, a PodGroup admitted with a member held, and
+// a gang that does not fit. The standby takes over: it reserves the apps'
+// room again and admits the PodGroup anew before a flood of pods without a
+// group is tried, which gets only the room nobody reserved; every app and
+// gang binds whole and the gang that does not fit stays unbound whole; the
+// new leader writes PodGroup status.
+func TestLeaderFailover(t *testing.T) {
+	e := newEnvWithOptions(t, nil, cluster.Options{Flags: []string{cluster.NoPeerProxyFlag}})
+	bin := schedulerBinary(t)
+	leader := startBinaryScheduler(t, e.c, bin, "leader")
+	first := e.waitLeader("")
+	standby := startBinaryScheduler(t, e.c, bin, "standby")
+	standby.waitHealthy(t)
+
+	e.nodes("n", 2, "8")       // 16 CPU
+	da, xa := sparkApp("a", 4) // 1 + 4 CPU
+	db, xb := sparkApp("b", 4) // 1 + 4 CPU
+	created := e.create(da, db)
+	e.waitBound(30*time.Second, da.Name, db.Name)
+	// The new leader learns of the apps' reservations from the deadline
+	// the leader wrote on each driver before binding it.
+	for _, d := range []string{da.Name, db.Name} {
+		if e.get(d).Annotations[podgroup.AnnotationReservedUntil] == "" {
+			t.Errorf("driver %s was bound without %s", d, podgroup.AnnotationReservedUntil)
+		}
+	}
+	e.createHeld(executorsOf(created[1], xb)...)
+
+	e.createPodGroup(w.MakePodGroup("", "trio").MinMember(3).Obj()) // 3 CPU
+	e.create(w.MakePod("", "trio-0").Group("trio").Req("cpu", "1").Obj(), w.MakePod("", "trio-1").Group("trio").Req("cpu", "1").Obj())
+	e.createHeld(w.MakePod("", "trio-2").Group("trio").Req("cpu", "1").Obj())
+	e.waitEvents("PodGroup", "trio", podgroup.ReasonAdmitted, 1)
+
+	e.createPodGroup(w.MakePodGroup("", "big").MinMember(2).Obj()) // 8 CPU: does not fit
+	big := []*v1.Pod{w.MakePod("", "big-0").Group("big").Req("cpu", "4").Obj(), w.MakePod("", "big-1").Group("big").Req("cpu", "4").Obj()}
+	e.create(big...)
+	e.waitEvent("PodGroup", "big", podgroup.ReasonWaiting, "")
+	if n := e.bound("trio-0", "trio-1"); n != 0 {
+		t.Fatalf("%d trio members bound before minMember were placed", n)
+	}
+
+	leader.kill(t)
+	e.waitLeader(first)
+	// The new leader admits the trio again (its first admission was in
+	// the dead leader's memory) before the flood comes.
+	e.waitEvents("PodGroup", "trio", podgroup.ReasonAdmitted, 2)
+
+	var flood []*v1.Pod
+	for i := 0; i < 16; i++ {
+		flood = append(flood, w.MakePod("", fmt.Sprintf("flood-%d", i)).Req("cpu", "1").Obj())
+	}
+	e.create(flood...)
+	e.waitTried(names(flood...)...)
+
+	e.sparkDriver(created[0], xa...)
+	e.ungate(append(names(xb...), "trio-2")...)
+	e.waitBound(30*time.Second, names(xa...)...)
+	e.waitBound(30*time.Second, append(names(xb...), "trio-0", "trio-1", "trio-2")...)
+	// 16 CPU - 13 for the apps and the trio: the flood gets 3.
+	if err := wait.PollUntilContextTimeout(e.ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		return e.bound(names(flood...)...) == 3, nil
+	}); err != nil {
+		t.Errorf("%d flood pods bound, want 3", e.bound(names(flood...)...))
+	}
+	if n := e.bound(names(big...)...); n != 0 {
+		t.Errorf("%d of the gang that does not fit were bound", n)
+	}
+	for _, d := range []string{da.Name, db.Name} {
+		e.waitEvent("Pod", d, podgroup.ReasonRestored, "reserved again")
+	}
+
+	// The new leader writes PodGroup status: play the kubelet, the trio
+	// runs, and its PodGroup says so.
+	for _, name := range []string{"trio-0", "trio-1", "trio-2"} {
+		p := e.get(name)
+		p.Status.Phase = v1.PodRunning
+		if _, err := e.c.Client.CoreV1().Pods(e.ns).UpdateStatus(e.ctx, p, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.waitPodGroup("trio", func(s schedv1alpha1.PodGroupStatus) bool {
+		return s.Phase == schedv1alpha1.PodGroupRunning && s.Running == 3
+	})
+}
+
+// schedulerBinary returns the gang-scheduler binary named by
+// GANG_SCHEDULER_BIN, or builds one for the test.
+func schedulerBinary(t *testing.T) string {
+	t.Helper()
+	if bin := os.Getenv(binaryEnv); bin != "" {
+		return bin
+	}
+	root, err := cluster.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "gang-scheduler")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/gang-scheduler")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building gang-scheduler: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// process is a gang-scheduler binary running against the test's cluster.
+type process struct {
+	name   string
+	cmd    *exec.Cmd
+	port   int
+	exited chan struct{}
+}
+
+// startBinaryScheduler runs bin with the shipped configuration (leader
+// election on, short retry backoffs) and short leader election timings,
+// until it is killed or the test ends; its log is shown if the test fails.
+func startBinaryScheduler(t *testing.T, c *cluster.Cluster, bin, name string) *process {
+	t.Helper()
+	cfg, err := manifests.SchedulerConfig(manifests.RenderOptions{Kubeconfig: c.KubeconfigPath, LeaderElect: true, Args: func(a *configv1.GangArgs) {
+		a.RetryBackoffSeconds = ptr.To[int64](1)
+		a.MaxRetryBackoffSeconds = ptr.To[int64](2)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfgPath, logPath := filepath.Join(dir, "config.yaml"), filepath.Join(dir, name+".log")
+	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &process{name: name, port: freePort(t), exited: make(chan struct{})}
+	p.cmd = exec.Command(bin, append([]string{
+		"--config=" + cfgPath,
+		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", p.port),
+		"--authentication-kubeconfig=" + c.KubeconfigPath, "--authorization-kubeconfig=" + c.KubeconfigPath,
+		"--authorization-always-allow-paths=/healthz,/readyz,/livez",
+		"--v=2"}, leaderElectionFlags...)...)
+	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_ = p.cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.exited:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+		}
+		_ = logFile.Close()
+		if t.Failed() {
+			if data, err := os.ReadFile(logPath); err == nil {
+				t.Logf("%s scheduler log (tail):\n%s", name, tail(string(data), 60))
+			}
+		}
+	})
+	return p
+}
+
+// kill kills the process at once, as a crash or a lost node would.
+func (p *process) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatalf("killing the %s scheduler: %v", p.name, err)
+	}
+	<-p.exited
+}
+
+// waitHealthy waits until the process serves /healthz, which a standby
+// does too.
+func (p *process) waitHealthy(t *testing.T) {
+	t.Helper()
+	client := insecureClient()
+	if err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		resp, err := client.Get(fmt.Sprintf("https://127.0.0.1:%d/healthz", p.port))
+		if err != nil {
+			return false, nil
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == 200, nil
+	}); err != nil {
+		t.Fatalf("the %s scheduler does not serve /healthz", p.name)
+	}
+}
+
+// waitLeader waits until the gang-scheduler Lease is held by someone other
+// than not ("" for anyone), and returns the holder.
+func (e *env) waitLeader(not string) string {
+	e.t.Helper()
+	var holder string
+	if err := wait.PollUntilContextTimeout(e.ctx, 200*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		lease, err := e.c.Client.CoordinationV1().Leases("kube-system").Get(ctx, "gang-scheduler", metav1.GetOptions{})
+		if err != nil || lease.Spec.HolderIdentity == nil {
+			return false, nil
+		}
+		holder = *lease.Spec.HolderIdentity
+		return holder != "" && holder != not, nil
+	}); err != nil {
+		e.t.Fatalf("the gang-scheduler Lease is held by %q, want a leader other than %q", holder, not)
+	}
+	return holder
+}
+
+// waitEvents waits until at least n Events with reason were recorded on the
+// named object in the test's namespace (each scheduler instance records its
+// own).
+func (e *env) waitEvents(kind, name, reason string, n int) {
+	e.t.Helper()
+	got := 0
+	if err := wait.PollUntilContextTimeout(e.ctx, 200*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		list, err := e.c.Client.EventsV1().Events(e.ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		got = 0
+		for _, ev := range list.Items {
+			if ev.Regarding.Kind == kind && ev.Regarding.Name == name && ev.Reason == reason {
+				got++
+			}
+		}
+		return got >= n, nil
+	}); err != nil {
+		e.t.Fatalf("%d %s Events on %s %s, want %d", got, reason, kind, name, n)
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func insecureClient() *http.Client {
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+}
