@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -101,10 +102,35 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 		return adm
 	}
 
-	// 3. Does the whole group fit on the nodes, after other groups' reservations?
+	// 3. Fair order: groups ahead of it (their queue further below its fair
+	// share, or higher priority or older in the same queue) that fit now go
+	// first. They are admitted here, on this pod's cycle: the order of
+	// admission must not depend on which pod the scheduling queue pops
+	// next, or every cycle of a group behind would only defer to a group
+	// whose pods wait somewhere in the queue.
+	wentFirst, more := m.admitAheadLocked(logger, g, nodes, &adm.Actions)
+	if more {
+		adm.Message = fmt.Sprintf("pod group %s waits for the groups ahead of it in fair order: %s went first, more follow",
+			key, strings.Join(wentFirst, ", "))
+		m.waitLocked(g, &adm.Actions, "order", adm.Message)
+		return adm
+	}
+	if len(wentFirst) > 0 {
+		f = m.fairnessLocked()
+		if msg := m.queueCheckLocked(g, f); msg != "" {
+			adm.Message = fmt.Sprintf("pod group %s waits: %s", key, msg)
+			m.waitLocked(g, &adm.Actions, "queue", adm.Message)
+			return adm
+		}
+	}
+
+	// 4. Does the whole group fit on the nodes, after other groups' reservations?
 	plan := m.planLocked(logger, g, nodes)
 	if plan.message != "" {
 		adm.Message = plan.message
+		if len(wentFirst) > 0 {
+			adm.Message += fmt.Sprintf("; %s went first in fair order", strings.Join(wentFirst, ", "))
+		}
 		adm.NoRoom = true
 		m.drainLocked(logger, g, nodes, &adm.Actions)
 		if g.draining {
@@ -114,41 +140,39 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 		return adm
 	}
 
-	// 4. Fair order: a group ahead of it (its queue further below its fair
-	// share, or higher priority or older in the same queue) that fits now
-	// goes first. A group that stays ahead without being admitted (its pods
-	// fail elsewhere) is passed over after deferLimit.
-	for _, h := range m.aheadLocked(g, f) {
-		if m.planLocked(logger, h, nodes).message != "" {
-			continue
-		}
-		if g.deferral == nil || g.deferral.to != h.key {
-			g.deferral = &deferral{to: h.key, since: now}
-		}
-		if now.Sub(g.deferral.since) > deferLimit {
-			continue
-		}
-		adm.Message = fmt.Sprintf("pod group %s waits for pod group %s of queue %s to go first (queue %s at %.0f%% of its fair share, %s at %.0f%%)",
-			key, h.key, f.queueOf[h.key], f.queueOf[h.key], 100*f.ratio(f.queueOf[h.key]), f.queueOf[key], 100*f.ratio(f.queueOf[key]))
-		m.waitLocked(g, &adm.Actions, "order", adm.Message)
-		adm.Activate = append(adm.Activate, h.pendingPods()...)
-		return adm
-	}
-	g.deferral = nil
-
 	// 5. Admit: reserve the planned room, hold members in Permit until quorum.
 	m.admitLocked(logger, g, plan, pod, &adm.Actions)
 	adm.Admitted = true
 	return adm
 }
 
-// deferLimit is how long a group defers to the same group ahead of it.
-const deferLimit = 10 * time.Second
+// maxAdmitAhead bounds how many groups ahead of it one group's cycle
+// admits, to keep a cycle short.
+const maxAdmitAhead = 8
 
-// deferral records that a group let another go first.
-type deferral struct {
-	to    Key
-	since time.Time
+// admitAheadLocked admits, in fair order, the eligible groups ahead of g
+// that fit, and names them; more is true when it stopped at maxAdmitAhead.
+func (m *Manager) admitAheadLocked(logger klog.Logger, g *Group, nodes Nodes, acts *Actions) (admitted []string, more bool) {
+	for {
+		f := m.fairnessLocked()
+		var next *Group
+		var plan planResult
+		for _, h := range m.aheadLocked(g, f) {
+			if plan = m.planLocked(logger, h, nodes); plan.message == "" {
+				next = h
+				break
+			}
+		}
+		if next == nil {
+			return admitted, false
+		}
+		if len(admitted) == maxAdmitAhead {
+			return admitted, true
+		}
+		logger.V(4).Info("Admitting a pod group ahead in fair order", "podGroup", next.key, "behind", g.key)
+		m.admitLocked(logger, next, plan, nil, acts)
+		admitted = append(admitted, fmt.Sprintf("pod group %s of queue %s", next.key, f.queueOf[next.key]))
+	}
 }
 
 // planResult is an admission plan for a group.
@@ -187,7 +211,7 @@ func (m *Manager) planLocked(logger klog.Logger, g *Group, nodes Nodes) planResu
 
 // admitLocked admits g on plan: its room is reserved, and its members are
 // held in Permit until MinMember are placed. pod is the member whose cycle
-// admits it; the others are activated.
+// admits it (nil when another group's cycle does); the others are activated.
 func (m *Manager) admitLocked(logger klog.Logger, g *Group, plan planResult, pod *v1.Pod, acts *Actions) {
 	now := m.clock.Now()
 	g.handled = true
@@ -214,7 +238,7 @@ func (m *Manager) admitLocked(logger klog.Logger, g *Group, plan planResult, pod
 	m.eventLocked(g, acts, v1.EventTypeNormal, ReasonAdmitted, msg)
 	logger.V(2).Info("Admitted pod group", "podGroup", g.key, "pods", len(g.planned)+virtual, "nodes", len(plan.placement.PerNode), "virtual", virtual)
 	for _, uid := range sortedUIDs(g.members) {
-		if _, ok := g.planned[uid]; ok && uid != pod.UID {
+		if _, ok := g.planned[uid]; ok && (pod == nil || uid != pod.UID) {
 			acts.Activate = append(acts.Activate, g.members[uid].pod)
 		}
 	}

@@ -117,8 +117,6 @@ type Group struct {
 	// unpersisted is the reservation deadline not yet written on the
 	// group's object (see Manager.Unpersisted).
 	unpersisted *Persist
-	// deferral records the group this one last let go first.
-	deferral *deferral
 	// lastEvent is the message of the last Event recorded for the group, to
 	// record one Event per change, not per attempt.
 	lastEvent string
