@@ -78,24 +78,35 @@ func budgetAllows(pdb *policyv1.PodDisruptionBudget, pods []*v1.Pod) bool {
 // (PreemptionByScheduler), as kube-scheduler's preemption does, then deleted
 // with its grace period.
 func (pl *Gang) evict(ctx context.Context, preemptor *v1.Pod, victims []podgroup.Victim) {
-	logger := klog.FromContext(ctx)
-	cs := pl.handle.ClientSet()
 	for _, v := range victims {
 		for _, p := range v.Pods {
-			status := p.Status.DeepCopy()
-			if podutil.UpdatePodCondition(status, &v1.PodCondition{
-				Type: v1.DisruptionTarget, Status: v1.ConditionTrue, Reason: v1.PodReasonPreemptionByScheduler,
-				Message: fmt.Sprintf("%s: preempting to accommodate the group of %s: %s", pl.handle.ProfileName(), klog.KObj(preemptor), v.Why),
-			}) {
-				if err := schedutil.PatchPodStatus(ctx, cs, p.Name, p.Namespace, &p.Status, status); err != nil && !apierrors.IsNotFound(err) {
-					logger.V(2).Info("Could not mark a preemption victim", "pod", klog.KObj(p), "err", err)
-				}
-			}
-			if err := cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}}); err != nil && !apierrors.IsNotFound(err) {
-				logger.Error(err, "Could not delete a preemption victim", "pod", klog.KObj(p))
+			msg := fmt.Sprintf("preempting to accommodate the group of %s: %s", klog.KObj(preemptor), v.Why)
+			if err := pl.disruptAndDelete(ctx, p, v1.PodReasonPreemptionByScheduler, msg); err != nil {
+				klog.FromContext(ctx).Error(err, "Could not delete a preemption victim", "pod", klog.KObj(p))
 			}
 		}
 	}
+}
+
+// disruptAndDelete marks p DisruptionTarget with reason and message, then
+// deletes it with its grace period, only if it is still the pod of that UID.
+// A pod already gone is no error.
+func (pl *Gang) disruptAndDelete(ctx context.Context, p *v1.Pod, reason, message string) error {
+	cs := pl.handle.ClientSet()
+	status := p.Status.DeepCopy()
+	if podutil.UpdatePodCondition(status, &v1.PodCondition{
+		Type: v1.DisruptionTarget, Status: v1.ConditionTrue, Reason: reason,
+		Message: fmt.Sprintf("%s: %s", pl.handle.ProfileName(), message),
+	}) {
+		if err := schedutil.PatchPodStatus(ctx, cs, p.Name, p.Namespace, &p.Status, status); err != nil && !apierrors.IsNotFound(err) {
+			klog.FromContext(ctx).V(2).Info("Could not mark a pod as disrupted", "pod", klog.KObj(p), "err", err)
+		}
+	}
+	err := cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 // deleteMembers deletes the bound members of groups released whole, as
@@ -104,22 +115,11 @@ func (pl *Gang) evict(ctx context.Context, preemptor *v1.Pod, victims []podgroup
 // only if it is still the pod the Manager saw (UID precondition).
 func (pl *Gang) deleteMembers(ctx context.Context, deletions []podgroup.Deletion) {
 	logger := klog.FromContext(ctx)
-	cs := pl.handle.ClientSet()
 	for _, d := range deletions {
-		p := d.Pod
-		status := p.Status.DeepCopy()
-		if podutil.UpdatePodCondition(status, &v1.PodCondition{
-			Type: v1.DisruptionTarget, Status: v1.ConditionTrue, Reason: podgroup.DisruptionReasonReleased,
-			Message: fmt.Sprintf("%s: %s", pl.handle.ProfileName(), d.Message),
-		}) {
-			if err := schedutil.PatchPodStatus(ctx, cs, p.Name, p.Namespace, &p.Status, status); err != nil && !apierrors.IsNotFound(err) {
-				logger.V(2).Info("Could not mark a released member", "pod", klog.KObj(p), "err", err)
-			}
-		}
-		if err := cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}}); err != nil && !apierrors.IsNotFound(err) {
-			logger.Error(err, "Could not delete a member of a released group", "pod", klog.KObj(p))
+		if err := pl.disruptAndDelete(ctx, d.Pod, podgroup.DisruptionReasonReleased, d.Message); err != nil {
+			logger.Error(err, "Could not delete a member of a group released whole", "pod", klog.KObj(d.Pod))
 			continue
 		}
-		logger.V(2).Info("Deleted a member of a group released whole", "pod", klog.KObj(p))
+		logger.V(2).Info("Deleted a member of a group released whole", "pod", klog.KObj(d.Pod))
 	}
 }
