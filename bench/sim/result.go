@@ -43,8 +43,8 @@ type Result struct {
 	// plain pod, the time from its creation until it had a node.
 	Plain        int
 	PlainLatency []time.Duration
-	// Queues holds each queue's use of the cluster while every queue had
-	// apps waiting (ContendedWindow long in all).
+	// Queues holds each queue's use of the cluster while it was saturated
+	// (Saturated) and every queue had apps waiting (ContendedWindow long).
 	Queues          []QueueResult
 	ContendedWindow time.Duration
 	// Stuck describes up to five apps partially placed at the end: their
@@ -58,9 +58,9 @@ type QueueResult struct {
 	Weight int32
 	// Completed counts its finished apps.
 	Completed int
-	// CPUSeconds is the CPU its apps' pods held while every queue had apps
-	// waiting; Share is that part of all queues' CPU-seconds, and
-	// WeightShare the part its weight asks for.
+	// CPUSeconds is the CPU its apps' pods held in the contended window;
+	// Share is that part of all queues' CPU-seconds, and WeightShare the
+	// part its weight asks for.
 	CPUSeconds, Share, WeightShare float64
 }
 
@@ -165,7 +165,8 @@ func WriteTable(w io.Writer, results []*Result) {
 				Percentile(r.PlainLatency, 50).Round(10*time.Millisecond), Percentile(r.PlainLatency, 99).Round(10*time.Millisecond))
 		})
 	}
-	if len(results) > 0 {
+	if len(results) > 0 && len(results[0].Queues) > 0 {
+		add("time saturated with every queue waiting", func(r *Result) string { return r.ContendedWindow.Round(time.Second).String() })
 		for i, q := range results[0].Queues {
 			add(fmt.Sprintf("queue %s (weight %d, %.0f%%): CPU share, apps done", q.Name, q.Weight, 100*q.WeightShare), func(r *Result) string {
 				if r.ContendedWindow == 0 {

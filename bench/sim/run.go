@@ -80,7 +80,8 @@ type Simulator struct {
 	apps  map[string]*appState
 	plain map[string]*plainState
 	// queueCPU accumulates, per queue, the CPU-seconds its apps' pods held
-	// while every queue had apps waiting; queueWindow is how long that was.
+	// while the cluster was saturated and every queue had apps waiting;
+	// queueWindow is how long that was.
 	queueCPU    map[string]float64
 	queueWindow time.Duration
 	// bound holds the pods seen with a node.
@@ -167,7 +168,7 @@ func (s *Simulator) Run(ctx context.Context, wl Workload) (*Result, error) {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case now := <-sampleTick.C:
-			smp := s.sample(now.Sub(start), wl.Queues)
+			smp := s.sample(now.Sub(start), wl.Queues, wl.CapacityCPU())
 			if s.opts.Progress != nil && now.After(nextProgress) {
 				nextProgress = now.Add(s.opts.ProgressEvery)
 				fmt.Fprintf(s.opts.Progress, "  %-9s t=%3.0fs  apps done %2d/%d  partially placed %2d  CPU bound %5.1f, held by partial apps %5.1f\n",
@@ -478,9 +479,14 @@ func (s *Simulator) touch(f func()) {
 	s.lastChange = time.Now()
 }
 
+// Saturated is the part of the cluster's CPU bound to pods from which
+// queues are taken to compete for it.
+const Saturated = 0.85
+
 // sample records the cluster's state, and adds to the queues' CPU-seconds
-// when every queue has apps waiting.
-func (s *Simulator) sample(at time.Duration, queues []Queue) Sample {
+// when the cluster is saturated and every queue has apps waiting: then each
+// queue's part is what the scheduler chose to give it.
+func (s *Simulator) sample(at time.Duration, queues []Queue, capacity int64) Sample {
 	pods, _ := s.lister.Pods(s.opts.Namespace).List(labels.Everything())
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -517,7 +523,7 @@ func (s *Simulator) sample(at time.Duration, queues []Queue) Sample {
 		}
 	}
 	if n := len(s.samples); n > 0 && len(queues) > 1 {
-		contended := true
+		contended := float64(smp.BoundCPU) >= Saturated*float64(capacity)
 		for _, q := range queues {
 			contended = contended && waiting[q.Name]
 		}

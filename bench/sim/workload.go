@@ -81,6 +81,12 @@ type Workload struct {
 	Plain []Plain
 }
 
+// CapacityCPU is the CPU of all the workload's nodes, in millicores.
+func (wl *Workload) CapacityCPU() int64 {
+	cpu := resource.MustParse(wl.NodeCPU)
+	return int64(wl.Nodes) * cpu.MilliValue()
+}
+
 // Plain is one plain pod of a workload.
 type Plain struct {
 	Name     string

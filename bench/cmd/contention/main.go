@@ -162,7 +162,7 @@ func (r runner) run(ctx context.Context, schedulers []sim.Scheduler, spec sim.Sp
 		fmt.Println()
 	}
 	sim.WriteTable(os.Stdout, results)
-	return writeResults(r.out, results, capacityCPU(spec))
+	return writeResults(r.out, results, float64(wl.CapacityCPU())/1000)
 }
 
 // describe prints the workload in a sentence or three.
@@ -177,7 +177,7 @@ func describe(w io.Writer, spec sim.Spec, wl sim.Workload) {
 	}
 	fmt.Fprintf(w, "Workload: %d Spark apps (driver 1 CPU + %s executors of 1 CPU, work ~%s once all executors run), arriving every ~%s,\n"+
 		"on %d nodes of %s CPU (%.0f CPU; the apps ask for %d CPU in all).\n",
-		len(wl.Apps), execs, spec.Work, spec.MeanInterarrival, spec.Nodes, spec.NodeCPU, capacityCPU(spec), demand)
+		len(wl.Apps), execs, spec.Work, spec.MeanInterarrival, spec.Nodes, spec.NodeCPU, float64(wl.CapacityCPU())/1000, demand)
 	if spec.MinExecutors == spec.MaxExecutors {
 		perNode := resource.MustParse(spec.NodeCPU)
 		fmt.Fprintf(w, "The cluster holds %d whole apps at once.\n", spec.Nodes*int(perNode.Value())/(1+spec.MinExecutors))
@@ -220,12 +220,6 @@ func writeResults(out string, results []*sim.Result, capacity float64) error {
 	}
 	fmt.Printf("\nResults: %[1]s/results.json, %[1]s/results.csv, %[1]s/queues.csv; charts: %[1]s/utilization.svg, %[1]s/latency-cdf.svg; logs: %[1]s/*.log\n", out)
 	return nil
-}
-
-// capacityCPU is the cluster's CPU in cores.
-func capacityCPU(spec sim.Spec) float64 {
-	cpu := resource.MustParse(spec.NodeCPU)
-	return float64(spec.Nodes) * cpu.AsApproximateFloat64()
 }
 
 func (r runner) runOne(ctx context.Context, s sim.Scheduler, wl sim.Workload, logFile *os.File) (*sim.Result, error) {
