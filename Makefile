@@ -65,7 +65,7 @@ demo: build etcd kwok
 ## bench: the full comparison — 1,000 kwok nodes, 320 apps in 3 queues with 2 priorities and plain pods —
 ## with the default scheduler, gangsched and scheduler-plugins' Coscheduling (results in _output/bench)
 BENCH_FLAGS ?= -nodes 1000 -node-cpu 4 -node-memory 32Gi -apps 320 -min-executors 10 -max-executors 40 \
-	-work 40s -interarrival 100ms -podgroup-share 1 -queues prod=3:0.4,etl=2:0.3,adhoc=1:0.3 \
+	-work 40s -interarrival 30ms -podgroup-share 1 -queues prod=3:0.4,etl=2:0.3,adhoc=1:0.3 \
 	-high-priority-share 0.2 -plain-pods-per-second 5 -plain-pod-cpu 500m -plain-pod-run 10s -stall 30s -timeout 15m
 bench: build etcd kwok coscheduling
 	$(CONTENTION) -out _output/bench -coscheduling-binary $(BIN)/coscheduling-scheduler $(BENCH_FLAGS)

@@ -19,8 +19,9 @@ type Result struct {
 	Outcome string
 	Apps    int
 	// Completed counts finished apps; Partial apps left with a bound driver
-	// but not all executors running (stuck, holding resources).
-	Completed, Partial int
+	// but not all executors running (stuck, holding resources); Preempted
+	// apps whose driver the scheduler deleted.
+	Completed, Partial, Preempted int
 	// Makespan is from the first arrival to the last finish (or the end).
 	Makespan time.Duration
 	// WastedCPUSeconds is CPU held by apps that were not running whole,
@@ -85,6 +86,8 @@ func (s *Simulator) result(wl Workload, start, end time.Time, outcome string) *R
 			if st.done.After(last) {
 				last = st.done
 			}
+		case !st.preempted.IsZero():
+			r.Preempted++
 		case !st.driverBound.IsZero() && st.started.IsZero():
 			r.Partial++
 		}
@@ -151,6 +154,7 @@ func WriteTable(w io.Writer, results []*Result) {
 	}
 	add("apps completed", func(r *Result) string { return fmt.Sprintf("%d / %d", r.Completed, r.Apps) })
 	add("apps stuck partially placed at the end", func(r *Result) string { return fmt.Sprint(r.Partial) })
+	add("apps preempted (not resubmitted)", func(r *Result) string { return fmt.Sprint(r.Preempted) })
 	add("CPU held by stuck apps at the end", func(r *Result) string { return fmt.Sprintf("%.0f cores", r.HeldCPUAtEnd) })
 	add("CPU-seconds held by apps not running whole", func(r *Result) string { return fmt.Sprintf("%.0f", r.WastedCPUSeconds) })
 	add("makespan", func(r *Result) string { return r.Makespan.Round(time.Second).String() })
@@ -207,7 +211,7 @@ func (s *Simulator) describeStuckLocked(n int) []string {
 	var out []string
 	for _, name := range slices.Sorted(maps.Keys(s.apps)) {
 		st := s.apps[name]
-		if st.driverBound.IsZero() || !st.started.IsZero() || !st.done.IsZero() || len(out) == n {
+		if st.driverBound.IsZero() || !st.started.IsZero() || !st.done.IsZero() || !st.preempted.IsZero() || len(out) == n {
 			continue
 		}
 		pods, _ := s.lister.Pods(s.opts.Namespace).List(labels.SelectorFromSet(labels.Set{"spark-app-name": name}))

@@ -64,6 +64,9 @@ type appState struct {
 	submitted time.Time
 	// driverBound, started (all executors running) and done are zero until they happen.
 	driverBound, started, done time.Time
+	// preempted is when its driver was deleted before it finished: the
+	// scheduler preempted it (the simulator does not resubmit it).
+	preempted time.Time
 	creating                   bool
 }
 
@@ -97,8 +100,9 @@ type Sample struct {
 	// the part held by apps that are not running whole.
 	BoundCPU, HeldCPU int64
 	// Done counts finished apps, Partial apps with a bound driver that do
-	// not have all their executors running.
-	Done, Partial int
+	// not have all their executors running, Preempted apps whose driver the
+	// scheduler deleted.
+	Done, Partial, Preempted int
 	// PlainCPU is the part of BoundCPU that plain pods request.
 	PlainCPU int64
 }
@@ -136,6 +140,7 @@ func (s *Simulator) Run(ctx context.Context, wl Workload) (*Result, error) {
 	if _, err := podInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj interface{}) { s.enqueue(obj) },
 		UpdateFunc: func(_, obj interface{}) { s.enqueue(obj) },
+		DeleteFunc: s.deleted,
 	}); err != nil {
 		return nil, err
 	}
@@ -174,7 +179,10 @@ func (s *Simulator) Run(ctx context.Context, wl Workload) (*Result, error) {
 				fmt.Fprintf(s.opts.Progress, "  %-9s t=%3.0fs  apps done %2d/%d  partially placed %2d  CPU bound %5.1f, held by partial apps %5.1f\n",
 					s.opts.Label, smp.At.Seconds(), smp.Done, len(wl.Apps), smp.Partial, float64(smp.BoundCPU)/1000, float64(smp.HeldCPU)/1000)
 			}
-			if smp.Done == len(wl.Apps) {
+			if smp.Done+smp.Preempted == len(wl.Apps) {
+				if smp.Preempted > 0 {
+					outcome = "all apps finished or were preempted"
+				}
 				return s.result(wl, start, now, outcome), nil
 			}
 			s.mu.Lock()
@@ -226,6 +234,22 @@ func (s *Simulator) submit(ctx context.Context, start time.Time, wl Workload) {
 			fmt.Fprintf(s.progressOut(), "creating driver %s: %v\n", a.Name, err)
 		}
 	}
+}
+
+// deleted notes an app whose driver was deleted before it finished.
+func (s *Simulator) deleted(obj interface{}) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	pod, ok := obj.(*v1.Pod)
+	if !ok || !podgroup.IsSparkDriver(pod) {
+		return
+	}
+	s.touch(func() {
+		if st := s.apps[pod.Labels["spark-app-name"]]; st != nil && st.done.IsZero() && st.preempted.IsZero() {
+			st.preempted = time.Now()
+		}
+	})
 }
 
 // submitPlain creates each plain pod at its arrival time.
@@ -497,11 +521,13 @@ func (s *Simulator) sample(at time.Duration, queues []Queue, capacity int64) Sam
 		switch {
 		case !st.done.IsZero():
 			smp.Done++
+		case !st.preempted.IsZero():
+			smp.Preempted++
 		case !st.driverBound.IsZero() && st.started.IsZero():
 			smp.Partial++
 			partial[name] = true
 		}
-		if !st.submitted.IsZero() && st.started.IsZero() {
+		if !st.submitted.IsZero() && st.started.IsZero() && st.preempted.IsZero() {
 			waiting[st.app.Queue] = true
 		}
 	}
