@@ -67,7 +67,7 @@ type appState struct {
 	// preempted is when its driver was deleted before it finished: the
 	// scheduler preempted it (the simulator does not resubmit it).
 	preempted time.Time
-	creating                   bool
+	creating  bool
 }
 
 // Simulator runs a workload against an API server.
