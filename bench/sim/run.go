@@ -245,11 +245,20 @@ func (s *Simulator) deleted(obj interface{}) {
 	if !ok || !podgroup.IsSparkDriver(pod) {
 		return
 	}
+	var gone *App
 	s.touch(func() {
 		if st := s.apps[pod.Labels["spark-app-name"]]; st != nil && st.done.IsZero() && st.preempted.IsZero() {
 			st.preempted = time.Now()
+			gone = st.app
 		}
 	})
+	if gone != nil && s.opts.DeleteFinished {
+		// The app failed: clean it up as an operator's TTL would.
+		go func() {
+			pods, _ := s.lister.Pods(s.opts.Namespace).List(labels.SelectorFromSet(labels.Set{"spark-app-name": gone.Name}))
+			s.deleteApp(context.Background(), gone, pods)
+		}()
+	}
 }
 
 // submitPlain creates each plain pod at its arrival time.
