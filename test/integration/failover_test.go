@@ -24,7 +24,6 @@ import (
 	"github.com/gangsched/gangsched/manifests"
 	"github.com/gangsched/gangsched/podgroup"
 	"github.com/gangsched/gangsched/test/cluster"
-	w "github.com/gangsched/gangsched/test/wrappers"
 )
 
 // binaryEnv names a gang-scheduler binary for the tests that run it as a
@@ -52,29 +51,15 @@ func TestLeaderFailover(t *testing.T) {
 	standby := startBinaryScheduler(t, e.c, bin, "standby")
 	standby.waitHealthy(t)
 
-	e.nodes("n", 2, "8")       // 16 CPU
-	da, xa := sparkApp("a", 4) // 1 + 4 CPU
-	db, xb := sparkApp("b", 4) // 1 + 4 CPU
-	created := e.create(da, db)
-	e.waitBound(30*time.Second, da.Name, db.Name)
+	f := e.startInFlight()
 	// The new leader learns of the apps' reservations from the deadline
 	// the leader wrote on each driver before binding it.
-	for _, d := range []string{da.Name, db.Name} {
-		if e.get(d).Annotations[podgroup.AnnotationReservedUntil] == "" {
-			t.Errorf("driver %s was bound without %s", d, podgroup.AnnotationReservedUntil)
+	for _, d := range f.drivers {
+		if e.get(d.Name).Annotations[podgroup.AnnotationReservedUntil] == "" {
+			t.Errorf("driver %s was bound without %s", d.Name, podgroup.AnnotationReservedUntil)
 		}
 	}
-	e.createHeld(executorsOf(created[1], xb)...)
-
-	e.createPodGroup(w.MakePodGroup("", "trio").MinMember(3).Obj()) // 3 CPU
-	e.create(w.MakePod("", "trio-0").Group("trio").Req("cpu", "1").Obj(), w.MakePod("", "trio-1").Group("trio").Req("cpu", "1").Obj())
-	e.createHeld(w.MakePod("", "trio-2").Group("trio").Req("cpu", "1").Obj())
 	e.waitEvents("PodGroup", "trio", podgroup.ReasonAdmitted, 1)
-
-	e.createPodGroup(w.MakePodGroup("", "big").MinMember(2).Obj()) // 8 CPU: does not fit
-	big := []*v1.Pod{w.MakePod("", "big-0").Group("big").Req("cpu", "4").Obj(), w.MakePod("", "big-1").Group("big").Req("cpu", "4").Obj()}
-	e.create(big...)
-	e.waitEvent("PodGroup", "big", podgroup.ReasonWaiting, "")
 	if n := e.bound("trio-0", "trio-1"); n != 0 {
 		t.Fatalf("%d trio members bound before minMember were placed", n)
 	}
@@ -85,28 +70,9 @@ func TestLeaderFailover(t *testing.T) {
 	// the dead leader's memory) before the flood comes.
 	e.waitEvents("PodGroup", "trio", podgroup.ReasonAdmitted, 2)
 
-	var flood []*v1.Pod
-	for i := 0; i < 16; i++ {
-		flood = append(flood, w.MakePod("", fmt.Sprintf("flood-%d", i)).Req("cpu", "1").Obj())
-	}
-	e.create(flood...)
-	e.waitTried(names(flood...)...)
-
-	e.sparkDriver(created[0], xa...)
-	e.ungate(append(names(xb...), "trio-2")...)
-	e.waitBound(30*time.Second, names(xa...)...)
-	e.waitBound(30*time.Second, append(names(xb...), "trio-0", "trio-1", "trio-2")...)
-	// 16 CPU - 13 for the apps and the trio: the flood gets 3.
-	if err := wait.PollUntilContextTimeout(e.ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		return e.bound(names(flood...)...) == 3, nil
-	}); err != nil {
-		t.Errorf("%d flood pods bound, want 3", e.bound(names(flood...)...))
-	}
-	if n := e.bound(names(big...)...); n != 0 {
-		t.Errorf("%d of the gang that does not fit were bound", n)
-	}
-	for _, d := range []string{da.Name, db.Name} {
-		e.waitEvent("Pod", d, podgroup.ReasonRestored, "reserved again")
+	f.finish(e)
+	for _, d := range f.drivers {
+		e.waitEvent("Pod", d.Name, podgroup.ReasonRestored, "reserved again")
 	}
 
 	// The new leader writes PodGroup status: play the kubelet, the trio

@@ -49,32 +49,13 @@ func TestMemberDeletedInPermitReleasesGroup(t *testing.T) {
 }
 
 // The API server is stopped and started again, on the same etcd, while
-// groups are in flight: a Spark driver bound with its executors not created
-// yet, another with its executors created but held, a PodGroup with two
-// members waiting in Permit for a held third, and a gang that does not fit.
-// The scheduler follows the server across the restart; then a flood of pods
-// without a group is tried before any held member goes: it gets only the
-// room nobody reserved, every app and gang binds whole, and the gang that
-// does not fit stays unbound whole.
+// groups are in flight (inFlight), with two members of the PodGroup waiting
+// in Permit for the held third. The scheduler follows the server across the
+// restart, and nothing in flight is lost (finish).
 func TestAPIServerRestartMidRun(t *testing.T) {
 	e := newEnvWithOptions(t, gangConfig(nil), cluster.Options{Restartable: true})
-	e.nodes("n", 2, "8")       // 16 CPU
-	da, xa := sparkApp("a", 4) // 1 + 4 CPU
-	db, xb := sparkApp("b", 4) // 1 + 4 CPU
-	created := e.create(da, db)
-	e.waitBound(20*time.Second, da.Name, db.Name)
-	e.createHeld(executorsOf(created[1], xb)...)
-
-	e.createPodGroup(w.MakePodGroup("", "trio").MinMember(3).Obj()) // 3 CPU
-	trio := []*v1.Pod{w.MakePod("", "trio-0").Group("trio").Req("cpu", "1").Obj(), w.MakePod("", "trio-1").Group("trio").Req("cpu", "1").Obj()}
-	e.create(trio...)
-	e.createHeld(w.MakePod("", "trio-2").Group("trio").Req("cpu", "1").Obj())
+	f := e.startInFlight()
 	e.waitPermit("trio-0", "trio-1")
-
-	e.createPodGroup(w.MakePodGroup("", "big").MinMember(2).Obj()) // 8 CPU: does not fit
-	big := []*v1.Pod{w.MakePod("", "big-0").Group("big").Req("cpu", "4").Obj(), w.MakePod("", "big-1").Group("big").Req("cpu", "4").Obj()}
-	e.create(big...)
-	e.waitEvent("PodGroup", "big", podgroup.ReasonWaiting, "")
 
 	// Down for a few seconds: the scheduler's watches are cut and its
 	// requests fail meanwhile.
@@ -83,7 +64,51 @@ func TestAPIServerRestartMidRun(t *testing.T) {
 	if err := e.c.StartAPIServer(e.ctx); err != nil {
 		t.Fatal(err)
 	}
+	f.finish(e)
+}
 
+// inFlight is what the fault tests leave in flight on 2 nodes of 8 CPU: a
+// Spark app whose driver is bound and whose executors are not created yet
+// (a), one whose executors are created but held by a scheduling gate (b), a
+// PodGroup of 3 with two members created and the third held (trio), and a
+// gang that does not fit (big).
+type inFlight struct {
+	drivers []*v1.Pod // a's and b's, as created
+	xa, xb  []*v1.Pod
+	big     []*v1.Pod
+}
+
+// startInFlight creates the groups in flight and waits for the drivers to
+// bind and the gang that does not fit to be told so; the caller waits for
+// the trio as it can observe it.
+func (e *env) startInFlight() *inFlight {
+	e.t.Helper()
+	f := &inFlight{}
+	e.nodes("n", 2, "8")       // 16 CPU
+	da, xa := sparkApp("a", 4) // 1 + 4 CPU
+	db, xb := sparkApp("b", 4) // 1 + 4 CPU
+	f.xa, f.xb = xa, xb
+	f.drivers = e.create(da, db)
+	e.waitBound(30*time.Second, da.Name, db.Name)
+	e.createHeld(executorsOf(f.drivers[1], xb)...)
+
+	e.createPodGroup(w.MakePodGroup("", "trio").MinMember(3).Obj()) // 3 CPU
+	e.create(w.MakePod("", "trio-0").Group("trio").Req("cpu", "1").Obj(), w.MakePod("", "trio-1").Group("trio").Req("cpu", "1").Obj())
+	e.createHeld(w.MakePod("", "trio-2").Group("trio").Req("cpu", "1").Obj())
+
+	e.createPodGroup(w.MakePodGroup("", "big").MinMember(2).Obj()) // 8 CPU: does not fit
+	f.big = []*v1.Pod{w.MakePod("", "big-0").Group("big").Req("cpu", "4").Obj(), w.MakePod("", "big-1").Group("big").Req("cpu", "4").Obj()}
+	e.create(f.big...)
+	e.waitEvent("PodGroup", "big", podgroup.ReasonWaiting, "")
+	return f
+}
+
+// finish sends a flood of 16 one-CPU pods in no group, waits until each was
+// tried, then lets the apps' executors and the trio's third member come:
+// the flood gets only the 3 CPUs nobody reserved, every app and the trio
+// bind whole, and the gang that does not fit stays unbound whole.
+func (f *inFlight) finish(e *env) {
+	e.t.Helper()
 	var flood []*v1.Pod
 	for i := 0; i < 16; i++ {
 		flood = append(flood, w.MakePod("", fmt.Sprintf("flood-%d", i)).Req("cpu", "1").Obj())
@@ -91,18 +116,18 @@ func TestAPIServerRestartMidRun(t *testing.T) {
 	e.create(flood...)
 	e.waitTried(names(flood...)...)
 
-	e.sparkDriver(created[0], xa...)
-	e.ungate(append(names(xb...), "trio-2")...)
-	e.waitBound(30*time.Second, names(xa...)...)
-	e.waitBound(30*time.Second, append(names(xb...), "trio-0", "trio-1", "trio-2")...)
+	e.sparkDriver(f.drivers[0], f.xa...)
+	e.ungate(append(names(f.xb...), "trio-2")...)
+	e.waitBound(30*time.Second, names(f.xa...)...)
+	e.waitBound(30*time.Second, append(names(f.xb...), "trio-0", "trio-1", "trio-2")...)
 	// 16 CPU - 13 for the apps and the trio: the flood gets 3.
 	if err := wait.PollUntilContextTimeout(e.ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		return e.bound(names(flood...)...) == 3, nil
 	}); err != nil {
-		t.Errorf("%d flood pods bound, want 3", e.bound(names(flood...)...))
+		e.t.Errorf("%d flood pods bound, want 3", e.bound(names(flood...)...))
 	}
-	if n := e.bound(names(big...)...); n != 0 {
-		t.Errorf("%d of the gang that does not fit were bound", n)
+	if n := e.bound(names(f.big...)...); n != 0 {
+		e.t.Errorf("%d of the gang that does not fit were bound", n)
 	}
 }
 
