@@ -2,16 +2,9 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -95,7 +88,7 @@ func TestBinaryWithShippedConfig(t *testing.T) {
 
 	code, body := get("/metrics")
 	if code != http.StatusOK || !strings.Contains(body, `scheduler_schedule_attempts_total{profile="gang-scheduler",result="scheduled"}`) {
-		t.Errorf("/metrics: %d, no scheduled attempts of profile gang-scheduler in:\n%s", code, tail(body, 20))
+		t.Errorf("/metrics: %d, no scheduled attempts of profile gang-scheduler in:\n%s", code, cluster.Tail(body, 20))
 	}
 }
 
@@ -116,65 +109,5 @@ func startBinaryAs(t *testing.T, kubeconfig string) (get func(path string) (int,
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	port := freePort(t)
-	logPath := filepath.Join(dir, "scheduler.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(binary,
-		"--config="+cfgPath,
-		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", port),
-		"--authentication-kubeconfig="+kubeconfig, "--authorization-kubeconfig="+kubeconfig,
-		"--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
-		"--v=2")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		_ = logFile.Close()
-		if t.Failed() {
-			if data, err := os.ReadFile(logPath); err == nil {
-				t.Logf("scheduler log (tail):\n%s", tail(string(data), 40))
-			}
-		}
-	})
-
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	return func(path string) (int, string) {
-		resp, err := client.Get(fmt.Sprintf("https://127.0.0.1:%d%s", port, path))
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
-	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return cluster.StartScheduler(t, binary, kubeconfig, "gang-scheduler", cfg).Get
 }

@@ -2,15 +2,10 @@ package integration
 
 import (
 	"context"
-	"crypto/tls"
-	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -49,7 +44,7 @@ func TestLeaderFailover(t *testing.T) {
 	leader := startBinaryScheduler(t, e.c, bin, "leader")
 	first := e.waitLeader("")
 	standby := startBinaryScheduler(t, e.c, bin, "standby")
-	standby.waitHealthy(t)
+	waitHealthy(t, standby)
 
 	f := e.startInFlight()
 	// The new leader learns of the apps' reservations from the deadline
@@ -64,7 +59,7 @@ func TestLeaderFailover(t *testing.T) {
 		t.Fatalf("%d trio members bound before minMember were placed", n)
 	}
 
-	leader.kill(t)
+	leader.Kill(t)
 	e.waitLeader(first)
 	// The new leader admits the trio again (its first admission was in
 	// the dead leader's memory) before the flood comes.
@@ -109,18 +104,10 @@ func schedulerBinary(t *testing.T) string {
 	return bin
 }
 
-// process is a gang-scheduler binary running against the test's cluster.
-type process struct {
-	name   string
-	cmd    *exec.Cmd
-	port   int
-	exited chan struct{}
-}
-
 // startBinaryScheduler runs bin with the shipped configuration (leader
 // election on, short retry backoffs) and short leader election timings,
-// until it is killed or the test ends; its log is shown if the test fails.
-func startBinaryScheduler(t *testing.T, c *cluster.Cluster, bin, name string) *process {
+// until it is killed or the test ends.
+func startBinaryScheduler(t *testing.T, c *cluster.Cluster, bin, name string) *cluster.Scheduler {
 	t.Helper()
 	cfg, err := manifests.SchedulerConfig(manifests.RenderOptions{Kubeconfig: c.KubeconfigPath, LeaderElect: true, Args: func(a *configv1.GangArgs) {
 		a.RetryBackoffSeconds = ptr.To[int64](1)
@@ -129,72 +116,18 @@ func startBinaryScheduler(t *testing.T, c *cluster.Cluster, bin, name string) *p
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	cfgPath, logPath := filepath.Join(dir, "config.yaml"), filepath.Join(dir, name+".log")
-	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &process{name: name, port: freePort(t), exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, append([]string{
-		"--config=" + cfgPath,
-		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", p.port),
-		"--authentication-kubeconfig=" + c.KubeconfigPath, "--authorization-kubeconfig=" + c.KubeconfigPath,
-		"--authorization-always-allow-paths=/healthz,/readyz,/livez",
-		"--v=2"}, leaderElectionFlags...)...)
-	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		_ = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-		_ = logFile.Close()
-		if t.Failed() {
-			if data, err := os.ReadFile(logPath); err == nil {
-				t.Logf("%s scheduler log (tail):\n%s", name, tail(string(data), 60))
-			}
-		}
-	})
-	return p
+	return cluster.StartScheduler(t, bin, c.KubeconfigPath, name, cfg, leaderElectionFlags...)
 }
 
-// kill kills the process at once, as a crash or a lost node would.
-func (p *process) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Kill(); err != nil {
-		t.Fatalf("killing the %s scheduler: %v", p.name, err)
-	}
-	<-p.exited
-}
-
-// waitHealthy waits until the process serves /healthz, which a standby
+// waitHealthy waits until the scheduler serves /healthz, which a standby
 // does too.
-func (p *process) waitHealthy(t *testing.T) {
+func waitHealthy(t *testing.T, s *cluster.Scheduler) {
 	t.Helper()
-	client := insecureClient()
 	if err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		resp, err := client.Get(fmt.Sprintf("https://127.0.0.1:%d/healthz", p.port))
-		if err != nil {
-			return false, nil
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == 200, nil
+		code, _ := s.Get("/healthz")
+		return code == http.StatusOK, nil
 	}); err != nil {
-		t.Fatalf("the %s scheduler does not serve /healthz", p.name)
+		t.Fatalf("the %s scheduler does not serve /healthz", s.Name())
 	}
 }
 
@@ -237,26 +170,4 @@ func (e *env) waitEvents(kind, name, reason string, n int) {
 	}); err != nil {
 		e.t.Fatalf("%d %s Events on %s %s, want %d", got, reason, kind, name, n)
 	}
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func insecureClient() *http.Client {
-	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 }
