@@ -46,8 +46,11 @@ const (
 
 // member is one pod of a group.
 type member struct {
-	pod   *v1.Pod
-	state memberState
+	pod *v1.Pod
+	// requests is the pod's resource requests, computed once per update
+	// (read only: the fair share and planning sum it on every cycle).
+	requests resources.List
+	state    memberState
 	// taken is the room this member took from the group's reservation, by
 	// node, so that Unreserve can give exactly that back.
 	taken map[string]resources.List
@@ -216,7 +219,7 @@ func (g *Group) memberShape() (shape resources.List, exact bool) {
 	}
 	var largest resources.List
 	for _, uid := range sortedUIDs(g.members) {
-		req := resources.PodRequests(g.members[uid].pod)
+		req := g.members[uid].requests.Clone()
 		if !IsSparkDriver(g.members[uid].pod) {
 			return req, true
 		}

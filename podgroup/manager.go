@@ -176,6 +176,7 @@ func (m *Manager) upsertMemberLocked(g *Group, pod *v1.Pod, acts *Actions) {
 	}
 	phaseChanged := mb.pod != nil && mb.pod.Status.Phase != pod.Status.Phase
 	mb.pod = pod
+	mb.requests = resources.PodRequests(pod)
 	if IsSparkDriver(pod) {
 		changed := g.driver == nil || !annotationsEqual(g.driver, pod)
 		g.driver = pod
@@ -526,15 +527,17 @@ func (m *Manager) HasReservations() bool {
 	return len(m.reserving) > 0
 }
 
-// CreationTime returns when the group was created (its PodGroup, or its
-// Spark driver), zero if unknown. The queue orders groups by it.
-func (m *Manager) CreationTime(key Key) time.Time {
+// QueueOrder returns what the scheduling queue orders a group's pods by:
+// whether the group holds reserved room (admitted, members still to place),
+// and when it was created (its PodGroup, or its Spark driver), zero if the
+// group is unknown.
+func (m *Manager) QueueOrder(key Key) (holdsRoom bool, created time.Time) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if g := m.groups[key]; g != nil {
-		return g.creationTime()
+		return len(g.reserved) > 0, g.creationTime()
 	}
-	return time.Time{}
+	return false, time.Time{}
 }
 
 // SetPodGroupAPI tells the Manager whether the PodGroup CRD is served, so a

@@ -60,8 +60,11 @@ func (m *Manager) SetQueues(queues []*v1alpha1.Queue) Actions {
 func (m *Manager) UpsertNode(node *v1.Node) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.nodeAllocatable[node.Name] = resources.FromResourceList(node.Status.Allocatable)
-	m.capacity = nil
+	alloc := resources.FromResourceList(node.Status.Allocatable)
+	if old, ok := m.nodeAllocatable[node.Name]; !ok || !old.Equal(alloc) {
+		m.nodeAllocatable[node.Name] = alloc
+		m.capacity = nil
+	}
 	delete(m.deletedNodes, node.Name)
 }
 
@@ -134,7 +137,7 @@ func (g *Group) demand() resources.List {
 	covered := resources.List{}
 	for _, mb := range g.members {
 		if mb.live() {
-			covered.Add(resources.PodRequests(mb.pod))
+			covered.Add(mb.requests)
 		}
 	}
 	if g.spec.MinResources != nil {
@@ -152,7 +155,7 @@ func (g *Group) holding() resources.List {
 	h := g.reservedTotal()
 	for _, mb := range g.members {
 		if mb.live() && mb.placed() {
-			h.Add(resources.PodRequests(mb.pod))
+			h.Add(mb.requests)
 		}
 	}
 	delete(h, resources.Pods)

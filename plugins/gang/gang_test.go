@@ -12,6 +12,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/gangsched/gangsched/podgroup"
+	"github.com/gangsched/gangsched/resources"
 	w "github.com/gangsched/gangsched/test/wrappers"
 )
 
@@ -27,14 +28,23 @@ func queued(p *v1.Pod, queuedAt time.Time) fwk.QueuedEntityInfo {
 func TestLess(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	pl := newTestPlugin()
-	oldDriver := w.MakeSparkDriver("ns", "old").Created(t0).Obj()
+	oldDriver := w.MakeSparkDriver("ns", "old").Executors(10, "cpu=1").Req("cpu=1").Created(t0).Obj() // never fits oneNode
 	oldExec := w.MakeSparkExecutor("ns", "old", 1, oldDriver).Created(t0.Add(time.Minute)).Obj()
-	newDriver := w.MakeSparkDriver("ns", "new").Created(t0.Add(time.Second)).Obj()
+	newDriver := w.MakeSparkDriver("ns", "new").Executors(10, "cpu=1").Req("cpu=1").Created(t0.Add(time.Second)).Obj()
 	pl.manager.UpsertPod(oldDriver)
 	pl.manager.UpsertPod(oldExec)
 	pl.manager.UpsertPod(newDriver)
 	urgent := w.MakePod("ns", "urgent").Priority(100).Obj()
 	lone := w.MakePod("ns", "lone").Obj()
+	another := w.MakePod("ns", "other").Obj()
+	// A group younger than "old" but admitted: its room is reserved.
+	admittedDriver := w.MakeSparkDriver("ns", "admitted").Executors(2, "cpu=1").Req("cpu=1").Created(t0.Add(time.Hour)).Obj()
+	pl.manager.UpsertPod(admittedDriver)
+	logger, _ := ktesting.NewTestContext(t)
+	if adm := pl.manager.Admit(logger, admittedDriver, oneNode{cpu: 8}); !adm.Admitted {
+		t.Fatalf("group not admitted: %+v", adm)
+	}
+	admittedExec := w.MakeSparkExecutor("ns", "admitted", 1, admittedDriver).Req("cpu=1").Created(t0.Add(2 * time.Hour)).Obj()
 
 	tests := map[string]struct {
 		a, b fwk.QueuedEntityInfo
@@ -44,9 +54,17 @@ func TestLess(t *testing.T) {
 		"older group first, even its later executor": {
 			a: queued(oldExec, t0.Add(time.Hour)), b: queued(newDriver, t0), want: true,
 		},
-		"driver before its executors": {a: queued(oldDriver, t0.Add(time.Hour)), b: queued(oldExec, t0), want: true},
-		"executor after its driver":   {a: queued(oldExec, t0), b: queued(oldDriver, t0.Add(time.Hour)), want: false},
-		"lone pod by queue time":      {a: queued(lone, t0.Add(-time.Second)), b: queued(oldDriver, t0), want: true},
+		"driver before its executors":     {a: queued(oldDriver, t0.Add(time.Hour)), b: queued(oldExec, t0), want: true},
+		"executor after its driver":       {a: queued(oldExec, t0), b: queued(oldDriver, t0.Add(time.Hour)), want: false},
+		"lone pod before a waiting group": {a: queued(lone, t0.Add(time.Hour)), b: queued(oldDriver, t0), want: true},
+		"lone pods by queue time":         {a: queued(lone, t0.Add(time.Second)), b: queued(another, t0), want: false},
+		"a group holding room before an older one": {
+			a: queued(admittedExec, t0.Add(3*time.Hour)), b: queued(oldDriver, t0), want: true,
+		},
+		"a group holding room before a lone pod": {
+			a: queued(admittedExec, t0.Add(3*time.Hour)), b: queued(lone, t0), want: true,
+		},
+		"priority before room": {a: queued(admittedExec, t0), b: queued(urgent, t0.Add(time.Hour)), want: false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -56,6 +74,15 @@ func TestLess(t *testing.T) {
 		})
 	}
 }
+
+// oneNode is a podgroup.Nodes of one empty node.
+type oneNode struct{ cpu int64 }
+
+func (n oneNode) Version() uint64 { return 1 }
+func (n oneNode) Rooms() []podgroup.NodeRoom {
+	return []podgroup.NodeRoom{{Name: "n", Node: w.MakeNode("n").Obj(), Free: resources.List{"cpu": n.cpu * 1000, "memory": 64 << 30, "pods": 110}}}
+}
+func (n oneNode) Pods() map[string][]*v1.Pod { return nil }
 
 func TestIsSchedulableAfterMemberAdded(t *testing.T) {
 	logger, _ := ktesting.NewTestContext(t)
