@@ -124,7 +124,15 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 		}
 	}
 
-	// 4. Does the whole group fit on the nodes, after other groups' reservations?
+	// 4. No borrowing while the owner waits: a queue at or over its fair
+	// share does not take room that a queue below its share waits for.
+	if msg := m.ownerWaitsLocked(logger, g, f, nodes); msg != "" {
+		adm.Message = fmt.Sprintf("pod group %s waits: %s", key, msg)
+		m.waitLocked(g, &adm.Actions, "share", adm.Message)
+		return adm
+	}
+
+	// 5. Does the whole group fit on the nodes, after other groups' reservations?
 	plan := m.planLocked(logger, g, nodes)
 	if plan.message != "" {
 		adm.Message = plan.message
@@ -140,7 +148,7 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 		return adm
 	}
 
-	// 5. Admit: reserve the planned room, hold members in Permit until quorum.
+	// 6. Admit: reserve the planned room, hold members in Permit until quorum.
 	m.admitLocked(logger, g, plan, pod, &adm.Actions)
 	adm.Admitted = true
 	return adm
@@ -158,7 +166,7 @@ func (m *Manager) admitAheadLocked(logger klog.Logger, g *Group, nodes Nodes, ac
 		var next *Group
 		var plan planResult
 		for _, h := range m.aheadLocked(g, f) {
-			if plan = m.planLocked(logger, h, nodes); plan.message == "" {
+			if plan = m.planLocked(logger, h, nodes); plan.message == "" && m.ownerWaitsLocked(logger, h, f, nodes) == "" {
 				next = h
 				break
 			}
@@ -257,7 +265,7 @@ func (m *Manager) itemsLocked(g *Group, placed int) ([]Item, int) {
 		if !mb.live() {
 			continue
 		}
-		covered.Add(resources.PodRequests(mb.pod))
+		covered.Add(mb.requests)
 		if mb.state == memberPending {
 			pending = append(pending, mb.pod)
 		}
@@ -314,19 +322,25 @@ func (m *Manager) roomsLocked(nodes []NodeRoom, key Key) []NodeRoom {
 		return nodes
 	}
 	out := slices.Clone(nodes)
+	index := make(map[string]int, len(out))
 	for i := range out {
-		cloned := false
-		for k, g := range m.reserving {
-			if k == key {
+		index[out[i].Name] = i
+	}
+	cloned := make([]bool, len(out))
+	for k, g := range m.reserving {
+		if k == key {
+			continue
+		}
+		for node, r := range g.reserved {
+			i, ok := index[node]
+			if !ok {
 				continue
 			}
-			if r := g.reserved[out[i].Name]; r != nil {
-				if !cloned {
-					out[i].Free = out[i].Free.Clone()
-					cloned = true
-				}
-				out[i].Free.Sub(r)
+			if !cloned[i] {
+				out[i].Free = out[i].Free.Clone()
+				cloned[i] = true
 			}
+			out[i].Free.Sub(r)
 		}
 	}
 	return out

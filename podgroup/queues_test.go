@@ -128,3 +128,35 @@ func TestFairOrderAcrossQueues(t *testing.T) {
 }
 
 func resourceMust(s string) resource.Quantity { return resource.MustParse(s) }
+
+func TestBorrowerWaitsForAQueueWithinItsShare(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	m, _ := newManager()
+	m.SetQueues([]*v1alpha1.Queue{makeQueue("a", 1, ""), makeQueue("b", 1, "")})
+	for _, n := range nodeRooms(2, 4) {
+		m.UpsertNode(w.MakeNode(n.Name, "cpu", "4", "memory", "64Gi").Obj())
+	}
+	big := sparkIn("big", "b", 5, start) // 6 of 8 CPU: b borrows while a asks for nothing
+	m.UpsertPod(big)
+	if adm := m.Admit(logger, big, nodes(2, 4)); !adm.Admitted {
+		t.Fatalf("big: %s", adm.Message)
+	}
+	owner := sparkIn("owner", "a", 3, start.Add(time.Second)) // 4 CPU: a's half, 2 free
+	m.UpsertPod(owner)
+	if adm := m.Admit(logger, owner, nodes(2, 4)); adm.Admitted {
+		t.Fatal("owner admitted into 2 free CPU")
+	}
+	borrower := sparkIn("borrower", "b", 1, start.Add(2*time.Second)) // 2 CPU: fits the 2 free
+	m.UpsertPod(borrower)
+	adm := m.Admit(logger, borrower, nodes(2, 4))
+	if want := "queue b would go over its fair share (cpu 4"; adm.Admitted || !strings.Contains(adm.Message, want) ||
+		!strings.Contains(adm.Message, "pod group ns/spark-owner of queue a, within its share, waits for room first") {
+		t.Errorf("borrower: admitted %v, %q, want it to wait: %q", adm.Admitted, adm.Message, want)
+	}
+
+	// With the owner gone, b borrows idle room again.
+	m.DeletePod(owner)
+	if adm := m.Admit(logger, borrower, nodes(2, 4)); !adm.Admitted {
+		t.Errorf("borrower with no owner waiting: %s", adm.Message)
+	}
+}
