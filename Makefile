@@ -62,11 +62,13 @@ CONTENTION = ETCD_BIN=$(BIN)/etcd $(GO) run ./bench/cmd/contention -scheduler-bi
 demo: build etcd kwok
 	$(CONTENTION) -out _output/demo -queues etl=2:0.5,adhoc=1:0.5
 
-## bench: the full comparison — 1,000 kwok nodes, 320 apps in 3 queues with 2 priorities and plain pods —
-## with the default scheduler, gangsched and scheduler-plugins' Coscheduling (results in _output/bench)
-BENCH_FLAGS ?= -nodes 1000 -node-cpu 4 -node-memory 32Gi -apps 320 -min-executors 10 -max-executors 40 \
+## bench: the full comparison — 1,000 kwok nodes, 200 Spark apps of 40-80 executors (3x the cluster) in 3 queues
+## with 2 priorities, and plain pods — with the default scheduler, gangsched and scheduler-plugins' Coscheduling
+## (results in _output/bench); then the soak
+BENCH_FLAGS ?= -nodes 1000 -node-cpu 4 -node-memory 32Gi -apps 200 -min-executors 40 -max-executors 80 \
 	-work 40s -interarrival 30ms -podgroup-share 1 -queues prod=3:0.4,etl=2:0.3,adhoc=1:0.3 \
-	-high-priority-share 0.2 -plain-pods-per-second 5 -plain-pod-cpu 500m -plain-pod-run 10s -stall 30s -timeout 15m
+	-high-priority-share 0.2 -plain-pods-per-second 5 -plain-pod-cpu 500m -plain-pod-run 10s -plain-pods-for 3m \
+	-stall 30s -timeout 15m
 bench: build etcd kwok coscheduling
 	$(CONTENTION) -out _output/bench -coscheduling-binary $(BIN)/coscheduling-scheduler $(BENCH_FLAGS)
 	$(MAKE) soak

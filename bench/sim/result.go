@@ -44,8 +44,8 @@ type Result struct {
 	// plain pod, the time from its creation until it had a node.
 	Plain        int
 	PlainLatency []time.Duration
-	// Queues holds each queue's use of the cluster while it was saturated
-	// (Saturated) and every queue had apps waiting (ContendedWindow long).
+	// Queues holds each queue's use of the cluster while every app had been
+	// submitted and every queue had apps waiting (ContendedWindow long).
 	Queues          []QueueResult
 	ContendedWindow time.Duration
 	// Stuck describes up to five apps partially placed at the end: their
@@ -170,7 +170,7 @@ func WriteTable(w io.Writer, results []*Result) {
 		})
 	}
 	if len(results) > 0 && len(results[0].Queues) > 0 {
-		add("time saturated with every queue waiting", func(r *Result) string { return r.ContendedWindow.Round(time.Second).String() })
+		add("time every queue had apps waiting", func(r *Result) string { return r.ContendedWindow.Round(time.Second).String() })
 		for i, q := range results[0].Queues {
 			add(fmt.Sprintf("queue %s (weight %d, %.0f%%): CPU share, apps done", q.Name, q.Weight, 100*q.WeightShare), func(r *Result) string {
 				if r.ContendedWindow == 0 {

@@ -83,7 +83,7 @@ type Simulator struct {
 	apps  map[string]*appState
 	plain map[string]*plainState
 	// queueCPU accumulates, per queue, the CPU-seconds its apps' pods held
-	// while the cluster was saturated and every queue had apps waiting;
+	// while every queue had apps waiting after the last submission;
 	// queueWindow is how long that was.
 	queueCPU    map[string]float64
 	queueWindow time.Duration
@@ -173,7 +173,7 @@ func (s *Simulator) Run(ctx context.Context, wl Workload) (*Result, error) {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case now := <-sampleTick.C:
-			smp := s.sample(now.Sub(start), wl.Queues, wl.CapacityCPU())
+			smp := s.sample(now.Sub(start), wl.Queues)
 			if s.opts.Progress != nil && now.After(nextProgress) {
 				nextProgress = now.Add(s.opts.ProgressEvery)
 				fmt.Fprintf(s.opts.Progress, "  %-9s t=%3.0fs  apps done %2d/%d  partially placed %2d  CPU bound %5.1f, held by partial apps %5.1f\n",
@@ -512,21 +512,21 @@ func (s *Simulator) touch(f func()) {
 	s.lastChange = time.Now()
 }
 
-// Saturated is the part of the cluster's CPU bound to pods from which
-// queues are taken to compete for it.
-const Saturated = 0.85
-
 // sample records the cluster's state, and adds to the queues' CPU-seconds
-// when the cluster is saturated and every queue has apps waiting: then each
-// queue's part is what the scheduler chose to give it.
-func (s *Simulator) sample(at time.Duration, queues []Queue, capacity int64) Sample {
+// when every app has been submitted and every queue still has apps waiting:
+// then each queue asks for more than it gets, and its part of the CPU bound
+// is what the scheduler chose to give it. (Reserved room bound to no pod
+// counts for no queue.)
+func (s *Simulator) sample(at time.Duration, queues []Queue) Sample {
 	pods, _ := s.lister.Pods(s.opts.Namespace).List(labels.Everything())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	smp := Sample{At: at}
 	partial := map[string]bool{}
 	waiting := map[string]bool{}
+	allSubmitted := true
 	for name, st := range s.apps {
+		allSubmitted = allSubmitted && !st.submitted.IsZero()
 		switch {
 		case !st.done.IsZero():
 			smp.Done++
@@ -558,7 +558,7 @@ func (s *Simulator) sample(at time.Duration, queues []Queue, capacity int64) Sam
 		}
 	}
 	if n := len(s.samples); n > 0 && len(queues) > 1 {
-		contended := float64(smp.BoundCPU) >= Saturated*float64(capacity)
+		contended := allSubmitted
 		for _, q := range queues {
 			contended = contended && waiting[q.Name]
 		}

@@ -69,6 +69,9 @@ type PlainPods struct {
 	// CPU each pod requests, and how long it runs.
 	CPU string
 	Run time.Duration
+	// For is how long the stream runs from the first app's arrival; zero:
+	// until the last app arrives.
+	For time.Duration
 }
 
 // Workload is a set of apps and the nodes they contend for.
@@ -111,7 +114,7 @@ type Spec struct {
 	// HighPriorityShare is the fraction of apps of PriorityHigh; with a
 	// non-zero share the others are PriorityLow.
 	HighPriorityShare float64
-	// Plain is the plain pod stream, which runs until the last app arrives.
+	// Plain is the plain pod stream.
 	Plain PlainPods
 }
 
@@ -144,6 +147,9 @@ func Generate(spec Spec) Workload {
 	}
 	if spec.Plain.PerSecond > 0 && len(wl.Apps) > 0 {
 		end := wl.Apps[len(wl.Apps)-1].Arrival
+		if spec.Plain.For > 0 {
+			end = spec.Plain.For
+		}
 		mean := time.Duration(float64(time.Second) / spec.Plain.PerSecond)
 		for at, i := time.Duration(0), 0; at <= end; i++ {
 			wl.Plain = append(wl.Plain, Plain{

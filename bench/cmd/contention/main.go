@@ -50,6 +50,7 @@ func main() {
 		plainRate = flag.Float64("plain-pods-per-second", 0, "rate of plain pods (no group) arriving with the apps")
 		plainCPU  = flag.String("plain-pod-cpu", "500m", "CPU of each plain pod")
 		plainRun  = flag.Duration("plain-pod-run", 5*time.Second, "how long a plain pod runs (±20%)")
+		plainFor  = flag.Duration("plain-pods-for", 0, "how long plain pods keep arriving; 0: until the last app arrives")
 		stall     = flag.Duration("stall", 15*time.Second, "end a run when nothing moved this long after the last arrival")
 		timeout   = flag.Duration("timeout", 5*time.Minute, "end a run after this long in any case")
 		kwok      = flag.String("kwok", "", "kwok binary (make kwok) to simulate the nodes and start pods; empty: the simulator starts pods itself")
@@ -86,7 +87,7 @@ func main() {
 		Seed: *seed, Nodes: *nodes, NodeCPU: *nodeCPU, NodeMemory: *nodeMem,
 		Apps: *apps, MeanInterarrival: *arrivals, MinExecutors: *minExecs, MaxExecutors: *maxExecs,
 		Work: *work, PodGroupShare: *pgShare, Queues: qs, HighPriorityShare: *high,
-		Plain: sim.PlainPods{PerSecond: *plainRate, CPU: *plainCPU, Run: *plainRun},
+		Plain: sim.PlainPods{PerSecond: *plainRate, CPU: *plainCPU, Run: *plainRun, For: *plainFor},
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, "contention:", err)
 		os.Exit(1)
