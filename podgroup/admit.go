@@ -125,11 +125,15 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 	}
 
 	// 4. No borrowing while the owner waits: a queue at or over its fair
-	// share does not take room that a queue below its share waits for.
+	// share does not take room that a queue below its share waits for. A
+	// group that starves meanwhile still gets nodes drained for it, so no
+	// group waits for ever.
 	if msg := m.ownerWaitsLocked(logger, g, f, nodes); msg != "" {
-		adm.Message = fmt.Sprintf("pod group %s waits: %s", key, msg)
-		m.waitLocked(g, &adm.Actions, "share", adm.Message)
-		return adm
+		if m.drainLocked(logger, g, nodes, &adm.Actions); !g.draining {
+			adm.Message = fmt.Sprintf("pod group %s waits: %s", key, msg)
+			m.waitLocked(g, &adm.Actions, "share", adm.Message)
+			return adm
+		}
 	}
 
 	// 5. Does the whole group fit on the nodes, after other groups' reservations?

@@ -20,10 +20,12 @@ import (
 //
 // A group that would not fit even with every group's room given back
 // (pods in no group hold the rest, or node constraints rule it out) does
-// not hold others back.
+// not hold others back; nor is a starving group that holds a drain
+// reservation held back (its reservation could be the room the other
+// waits for).
 func (m *Manager) ownerWaitsLocked(logger klog.Logger, g *Group, f *fairness, nodes Nodes) string {
 	own := f.queueOf[g.key]
-	if !f.exceeds(own, g.demand()) {
+	if g.draining || !f.exceeds(own, g.demand()) {
 		return ""
 	}
 	var rooms []NodeRoom
@@ -73,7 +75,11 @@ func (m *Manager) roomWithoutGroupsLocked(nodes []NodeRoom) []NodeRoom {
 			continue
 		}
 		for _, mb := range g.members {
-			i, ok := index[mb.pod.Spec.NodeName]
+			node := mb.pod.Spec.NodeName
+			if node == "" {
+				node = mb.node
+			}
+			i, ok := index[node]
 			if !ok || !mb.live() || !mb.placed() {
 				continue
 			}

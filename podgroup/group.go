@@ -51,6 +51,9 @@ type member struct {
 	// (read only: the fair share and planning sum it on every cycle).
 	requests resources.List
 	state    memberState
+	// node is where the member was last assumed: its pod shows it only
+	// once bound.
+	node string
 	// taken is the room this member took from the group's reservation, by
 	// node, so that Unreserve can give exactly that back.
 	taken map[string]resources.List

@@ -30,6 +30,7 @@ func (m *Manager) Assume(pod *v1.Pod, node string) {
 		return
 	}
 	mb.state = memberAssumed
+	mb.node = node
 	mb.taken = nil
 	if len(g.reserved) == 0 {
 		return

@@ -9,8 +9,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2/ktesting"
+	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/gangsched/gangsched/apis/scheduling/v1alpha1"
+	"github.com/gangsched/gangsched/podgroup"
+	"github.com/gangsched/gangsched/resources"
 	w "github.com/gangsched/gangsched/test/wrappers"
 )
 
@@ -158,5 +161,52 @@ func TestBorrowerWaitsForAQueueWithinItsShare(t *testing.T) {
 	m.DeletePod(owner)
 	if adm := m.Admit(logger, borrower, nodes(2, 4)); !adm.Admitted {
 		t.Errorf("borrower with no owner waiting: %s", adm.Message)
+	}
+}
+
+// A borrower held back for an owner still gets nodes drained for it once
+// it starves: fairness never makes a group wait for ever.
+func TestHeldBackBorrowerStillDrainsWhenStarving(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	clk := testingclock.NewFakeClock(start)
+	m := podgroup.NewManager(podgroup.Config{PermitTimeout: time.Minute, ReservationTimeout: time.Minute, StarvationThreshold: 10 * time.Second}, clk)
+	m.SetQueues([]*v1alpha1.Queue{makeQueue("a", 1, ""), makeQueue("b", 1, "")})
+	var rooms []podgroup.NodeRoom
+	for _, name := range []string{"a", "b", "c"} { // 12 CPU: fair shares 6 and 6
+		m.UpsertNode(w.MakeNode(name, "cpu", "4", "memory", "64Gi").Obj())
+		rooms = append(rooms, podgroup.NodeRoom{Name: name, Node: w.MakeNode(name).Obj(),
+			Allocatable: resources.List{"cpu": 4000, "pods": 110}, Free: resources.List{"cpu": 4000, "pods": 110}})
+	}
+	// Queue b runs a group of 8 CPU on nodes a and b, borrowing 2.
+	pg := w.MakePodGroup("ns", "big").MinMember(2).Label(v1alpha1.QueueLabel, "b").Obj()
+	m.UpsertPodGroup(pg)
+	big := []*v1.Pod{w.MakePod("ns", "big-0").Group("big").Req("cpu", "4").Obj(), w.MakePod("ns", "big-1").Group("big").Req("cpu", "4").Obj()}
+	for _, p := range big {
+		m.UpsertPod(p)
+	}
+	if adm := m.Admit(logger, big[0], fixed(rooms)); !adm.Admitted {
+		t.Fatalf("big: %s", adm.Message)
+	}
+	m.Assume(big[0], "a")
+	m.Assume(big[1], "b")
+	m.Permit(big[1])
+	rooms[0].Free = resources.List{"cpu": 0, "pods": 109}
+	rooms[1].Free = resources.List{"cpu": 0, "pods": 109}
+
+	owner := sparkIn("owner", "a", 4, start.Add(time.Second)) // 5 CPU of a's 6; 4 free
+	m.UpsertPod(owner)
+	borrower := sparkIn("borrower", "b", 5, start.Add(2*time.Second)) // 6 CPU: b over its share
+	m.UpsertPod(borrower)
+	if adm := m.Admit(logger, owner, fixed(rooms)); adm.Admitted {
+		t.Fatal("owner admitted into 4 free CPU")
+	}
+	if adm := m.Admit(logger, borrower, fixed(rooms)); !strings.Contains(adm.Message, "queue b would go over its fair share") {
+		t.Fatalf("borrower before the threshold: %q", adm.Message)
+	}
+	// Both starve; the borrower is the bigger, so nodes drain for it.
+	clk.Step(11 * time.Second)
+	adm := m.Admit(logger, borrower, fixed(rooms))
+	if adm.Admitted || !strings.HasSuffix(adm.Message, "nodes are reserved for it as they drain") {
+		t.Fatalf("starving borrower: %q", adm.Message)
 	}
 }

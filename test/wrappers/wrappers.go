@@ -166,6 +166,15 @@ func (w *PodGroupWrapper) Timeout(seconds int32) *PodGroupWrapper {
 // Annotation sets an annotation.
 func (w *PodGroupWrapper) Annotation(k, v string) *PodGroupWrapper { w.Annotations[k] = v; return w }
 
+// Label sets a label on the PodGroup.
+func (w *PodGroupWrapper) Label(k, v string) *PodGroupWrapper {
+	if w.Labels == nil {
+		w.Labels = map[string]string{}
+	}
+	w.Labels[k] = v
+	return w
+}
+
 // Obj returns the PodGroup.
 func (w *PodGroupWrapper) Obj() *schedv1alpha1.PodGroup { return &w.PodGroup }
 
