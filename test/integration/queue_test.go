@@ -300,3 +300,50 @@ func (e *env) waitQueueCondition(name, want string) {
 		return false
 	})
 }
+
+// A queue over its fair share does not borrow the room a queue within its
+// share waits for: freed room gathers for the owner instead of going to
+// the borrower's next group that happens to fit.
+func TestBorrowerWaitsWhileOwnerWithinShareWaits(t *testing.T) {
+	e := newEnv(t, gangConfig(nil))
+	owner := e.namespace("owner")
+	e.kubelet(e.ns, owner)
+	e.createQueue("owner", 1, nil, owner)
+	e.createQueue("borrower", 1, nil, e.ns)
+	e.nodes("n", 2, "4") // 8 CPU: fair shares 4 and 4 once both ask
+	// The owner does not preempt: this is about admission, not reclaim.
+	pc := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "no-preemption"}, PreemptionPolicy: ptr.To(v1.PreemptNever)}
+	if _, err := e.c.Client.SchedulingV1().PriorityClasses().Create(e.ctx, pc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	e.gangs(e.ns, "big", 1, 3, "2", "") // 6 CPU, borrowed while the owner asks for nothing
+	e.waitBoundCPU(e.ns, 6)
+	e.gangs(owner, "own", 1, 2, "2", "no-preemption") // 4 CPU, its share; 2 are free
+	e.gangs(e.ns, "small", 1, 1, "2", "")             // 2 CPU: fits, but takes the borrower over its share
+	e.waitCondition("small-0-0", "queue borrower would go over its fair share")
+	if c, _ := e.boundCPU(e.ns); c != 6 {
+		t.Fatalf("the borrower holds %.0f CPU, want 6: its small group took the owner's room", c)
+	}
+
+	// The big group ends: the owner gets its share, the borrower what is left.
+	for i := 0; i < 3; i++ {
+		if err := e.c.Client.CoreV1().Pods(e.ns).Delete(e.ctx, fmt.Sprintf("big-0-%d", i), metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.waitBoundCPU(owner, 4)
+	e.waitBoundCPU(e.ns, 2)
+}
+
+// waitBoundCPU waits until the pods of ns bound to nodes request cpu CPU.
+func (e *env) waitBoundCPU(ns string, cpu float64) {
+	e.t.Helper()
+	var got float64
+	if err := wait.PollUntilContextTimeout(e.ctx, 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		got, _ = e.boundCPU(ns)
+		return got == cpu, nil
+	}); err != nil {
+		e.t.Fatalf("pods of %s bound with %.0f CPU, want %.0f", ns, got, cpu)
+	}
+}
