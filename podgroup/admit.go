@@ -325,29 +325,47 @@ func (m *Manager) roomsLocked(nodes []NodeRoom, key Key) []NodeRoom {
 	if len(m.reserving) == 0 {
 		return nodes
 	}
-	out := slices.Clone(nodes)
-	index := make(map[string]int, len(out))
-	for i := range out {
-		index[out[i].Name] = i
-	}
-	cloned := make([]bool, len(out))
+	e := editRooms(nodes)
 	for k, g := range m.reserving {
 		if k == key {
 			continue
 		}
 		for node, r := range g.reserved {
-			i, ok := index[node]
-			if !ok {
-				continue
+			if free := e.free(node); free != nil {
+				free.Sub(r)
 			}
-			if !cloned[i] {
-				out[i].Free = out[i].Free.Clone()
-				cloned[i] = true
-			}
-			out[i].Free.Sub(r)
 		}
 	}
-	return out
+	return e.rooms
+}
+
+// roomEditor changes the free room of some nodes in a copy of a node list,
+// copying a node's Free the first time it changes.
+type roomEditor struct {
+	rooms  []NodeRoom
+	index  map[string]int
+	cloned []bool
+}
+
+func editRooms(nodes []NodeRoom) *roomEditor {
+	e := &roomEditor{rooms: slices.Clone(nodes), index: make(map[string]int, len(nodes)), cloned: make([]bool, len(nodes))}
+	for i := range e.rooms {
+		e.index[e.rooms[i].Name] = i
+	}
+	return e
+}
+
+// free returns the node's Free to change, or nil for a node not listed.
+func (e *roomEditor) free(node string) resources.List {
+	i, ok := e.index[node]
+	if !ok {
+		return nil
+	}
+	if !e.cloned[i] {
+		e.rooms[i].Free = e.rooms[i].Free.Clone()
+		e.cloned[i] = true
+	}
+	return e.rooms[i].Free
 }
 
 // reservedOnLocked sums what groups other than key reserve on the nodes.

@@ -2,7 +2,6 @@ package podgroup
 
 import (
 	"fmt"
-	"slices"
 
 	"k8s.io/klog/v2"
 
@@ -64,31 +63,23 @@ func (f *fairness) exceeds(q queue.Name, need resources.List) bool {
 // members gone: what frees up once the running groups end. (Reservations
 // are not taken from NodeRoom.Free, so they need no giving back.)
 func (m *Manager) roomWithoutGroupsLocked(nodes []NodeRoom) []NodeRoom {
-	out := slices.Clone(nodes)
-	index := make(map[string]int, len(out))
-	for i := range out {
-		index[out[i].Name] = i
-	}
-	cloned := make([]bool, len(out))
+	e := editRooms(nodes)
 	for _, g := range m.groups {
 		if g.phase != PhaseAdmitted && g.phase != PhaseRunning {
 			continue
 		}
 		for _, mb := range g.members {
+			if !mb.live() || !mb.placed() {
+				continue
+			}
 			node := mb.pod.Spec.NodeName
 			if node == "" {
 				node = mb.node
 			}
-			i, ok := index[node]
-			if !ok || !mb.live() || !mb.placed() {
-				continue
+			if free := e.free(node); free != nil {
+				free.Add(mb.requests)
 			}
-			if !cloned[i] {
-				out[i].Free = out[i].Free.Clone()
-				cloned[i] = true
-			}
-			out[i].Free.Add(mb.requests)
 		}
 	}
-	return out
+	return e.rooms
 }
