@@ -35,12 +35,19 @@ type statusWriter struct {
 }
 
 // writeItem is one thing to write: a PodGroup's status, a Queue's status,
-// or a pod's notice.
+// or a pod's notice. It is a plain value, so the queue holds each at most
+// once however often it is added.
 type writeItem struct {
-	podGroup *podgroup.Key
-	queue    queue.Name
-	pod      types.NamespacedName
+	isPodGroup bool
+	podGroup   podgroup.Key
+	queue      queue.Name
+	pod        types.NamespacedName
 }
+
+// statusDelay is how long a PodGroup's or Queue's status write waits, so
+// the changes of a burst (a Spark app's executors starting one by one) go
+// out in one write rather than one each.
+const statusDelay = time.Second
 
 type notice struct {
 	pod *v1.Pod
@@ -65,12 +72,11 @@ func newStatusWriter(ctx context.Context, pl *Gang) *statusWriter {
 }
 
 func (w *statusWriter) enqueue(key podgroup.Key) {
-	k := key
-	w.queue.Add(writeItem{podGroup: &k})
+	w.queue.AddAfter(writeItem{isPodGroup: true, podGroup: key}, statusDelay)
 }
 
 func (w *statusWriter) enqueueQueue(name queue.Name) {
-	w.queue.Add(writeItem{queue: name})
+	w.queue.AddAfter(writeItem{queue: name}, statusDelay)
 }
 
 // notifyPod asks for pod to be told msg: a PodScheduled=False condition and
@@ -98,8 +104,8 @@ func (w *statusWriter) processNext(ctx context.Context) bool {
 	defer w.queue.Done(item)
 	var err error
 	switch {
-	case item.podGroup != nil:
-		err = w.writePodGroupStatus(ctx, *item.podGroup)
+	case item.isPodGroup:
+		err = w.writePodGroupStatus(ctx, item.podGroup)
 	case item.queue != "":
 		err = w.writeQueueStatus(ctx, item.queue)
 	default:

@@ -148,15 +148,23 @@ func TestMetricsAfterScenario(t *testing.T) {
 		}
 	}
 
-	out, err := exec.CommandContext(ctx, plugin, "status", "--kubeconfig", c.KubeconfigPath).CombinedOutput()
-	if err != nil {
-		t.Fatalf("kubectl gang status: %v\n%s", err, out)
-	}
-	t.Logf("kubectl gang status:\n%s", out)
-	for _, want := range []string{"QUEUE", "default", "WAITING GROUP", ns + "/lonely", "/3 members; none is scheduled before all 3 exist"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("kubectl gang status lacks %q", want)
+	// Statuses and reasons are written in the background: poll until they show.
+	var out []byte
+	var lacks []string
+	if err := wait.PollUntilContextTimeout(ctx, time.Second, 30*time.Second, true, func(context.Context) (bool, error) {
+		var err error
+		if out, err = exec.CommandContext(ctx, plugin, "status", "--kubeconfig", c.KubeconfigPath).CombinedOutput(); err != nil {
+			return false, fmt.Errorf("kubectl gang status: %w\n%s", err, out)
 		}
+		lacks = lacks[:0]
+		for _, want := range []string{"QUEUE", "default", "WAITING GROUP", ns + "/lonely", "/3 members; none is scheduled before all 3 exist"} {
+			if !strings.Contains(string(out), want) {
+				lacks = append(lacks, want)
+			}
+		}
+		return len(lacks) == 0, nil
+	}); err != nil {
+		t.Errorf("kubectl gang status lacks %q: %v\n%s", lacks, err, out)
 	}
 }
 
