@@ -163,6 +163,10 @@ func WriteTable(w io.Writer, results []*Result) {
 			Percentile(r.GangLatency, 99).Round(100*time.Millisecond), len(r.GangLatency))
 	})
 	add("pods bound per second", func(r *Result) string { return fmt.Sprintf("%.1f", r.Throughput()) })
+	add("mean CPU bound / of it in apps running whole", func(r *Result) string {
+		bound, whole := r.MeanCPU()
+		return fmt.Sprintf("%.0f / %.0f", bound, whole)
+	})
 	if len(results) > 0 && results[0].Plain > 0 {
 		add("plain pods bound; wait p50 / p99", func(r *Result) string {
 			return fmt.Sprintf("%d / %d; %s / %s", len(r.PlainLatency), r.Plain,
