@@ -13,8 +13,6 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
-	schedulingv1 "k8s.io/api/scheduling/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
@@ -44,18 +42,7 @@ func TestMetricsAfterScenario(t *testing.T) {
 		t.Fatal(err)
 	}
 	get := startBinary(t, c)
-	ns, err := c.CreateNamespace(ctx, "metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.CreateNodes(ctx, "n", 1, v1.ResourceList{v1.ResourceCPU: resource.MustParse("4"), v1.ResourceMemory: resource.MustParse("16Gi")}, nil); err != nil {
-		t.Fatal(err)
-	}
-	for name, value := range map[string]int32{"low": 1, "high": 100} {
-		if _, err := c.Client.SchedulingV1().PriorityClasses().Create(ctx, &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Value: value}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ns := scenario(ctx, t, c, "metrics", 1)
 	group := func(name string, n int, cpu, class string, timeout int32, gated bool) {
 		pg := w.MakePodGroup(ns, name).MinMember(int32(n)).Obj()
 		if timeout > 0 {

@@ -113,18 +113,7 @@ func TestRBACGrantsWhatTheCodeUses(t *testing.T) {
 
 	// 2. The scenario, on 8 CPU. Waits only report, so that a forbidden
 	// request also shows in the audit check below.
-	ns, err := c.CreateNamespace(ctx, "rbac")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.CreateNodes(ctx, "n", 2, v1.ResourceList{v1.ResourceCPU: resource.MustParse("4"), v1.ResourceMemory: resource.MustParse("16Gi")}, nil); err != nil {
-		t.Fatal(err)
-	}
-	for name, value := range map[string]int32{"low": 1, "high": 100} {
-		if _, err := c.Client.SchedulingV1().PriorityClasses().Create(ctx, &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Value: value}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ns := scenario(ctx, t, c, "rbac", 2)
 	go playKubelet(ctx, c, ns)
 	waitFor := func(timeout time.Duration, what string, cond func(context.Context) bool) {
 		t.Helper()
@@ -246,6 +235,26 @@ func serviceAccountKubeconfig(ctx context.Context, t *testing.T, c *cluster.Clus
 		t.Fatal(err)
 	}
 	return path
+}
+
+// scenario creates a namespace named after prefix, nodes of 4 CPU and
+// 16Gi, and the PriorityClasses low (1) and high (100); it returns the
+// namespace.
+func scenario(ctx context.Context, t *testing.T, c *cluster.Cluster, prefix string, nodes int) string {
+	t.Helper()
+	ns, err := c.CreateNamespace(ctx, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateNodes(ctx, "n", nodes, v1.ResourceList{v1.ResourceCPU: resource.MustParse("4"), v1.ResourceMemory: resource.MustParse("16Gi")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for name, value := range map[string]int32{"low": 1, "high": 100} {
+		if _, err := c.Client.SchedulingV1().PriorityClasses().Create(ctx, &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Value: value}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ns
 }
 
 // playKubelet removes terminating pods of ns, as a kubelet would once their
