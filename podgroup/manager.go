@@ -535,7 +535,8 @@ func (m *Manager) QueueOrder(key Key) (holdsRoom bool, created time.Time) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if g := m.groups[key]; g != nil {
-		return len(g.reserved) > 0, g.creationTime()
+		admitted := g.phase == PhaseAdmitted || g.phase == PhaseRunning // not a drain reservation
+		return admitted && len(g.reserved) > 0, g.creationTime()
 	}
 	return false, time.Time{}
 }
