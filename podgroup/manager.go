@@ -411,7 +411,9 @@ func (m *Manager) Gate(pod *v1.Pod) (msg string, notify bool) {
 	if int32(live) >= g.spec.MinMember {
 		return "", false
 	}
-	msg = fmt.Sprintf("pod group %s has %d/%d members; none is scheduled before all %d exist", key, live, g.spec.MinMember, g.spec.MinMember)
+	// No count of the members that exist: the pod is told once (one write
+	// per pod, not one per member added), so the message must stay true.
+	msg = fmt.Sprintf("pod group %s has fewer than its %d members (minMember); none is scheduled before all %d exist", key, g.spec.MinMember, g.spec.MinMember)
 	if _, seen := m.gateNoticed[pod.UID]; !seen {
 		m.gateNoticed[pod.UID] = struct{}{}
 		notify = true

@@ -93,7 +93,7 @@ func TestHalfBoundGroupReleasedAfterPermitTimeout(t *testing.T) {
 	if acts := m.Tick(); len(acts.Delete) != 0 {
 		t.Errorf("deleted again: %v", deletedNames(acts.Delete))
 	}
-	if msg, _ := m.Gate(pods[1]); !strings.Contains(msg, "has 2/3 members") {
+	if msg, _ := m.Gate(pods[1]); !strings.Contains(msg, "has fewer than its 3 members") {
 		t.Errorf("Gate = %q, want the rest held until the group is whole again", msg)
 	}
 }

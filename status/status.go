@@ -40,7 +40,8 @@ type Waiting struct {
 	Pending, Pods int
 	// Since is when its oldest pending pod was created.
 	Since time.Time
-	// Reason is the scheduler's message on its first pending pod.
+	// Reason is the scheduler's message on its oldest pending pod that has
+	// one, or "not tried yet".
 	Reason string
 }
 
@@ -65,6 +66,10 @@ func Gather(ctx context.Context, client kubernetes.Interface, queues queueclient
 // waiting groups pods by gang and keeps the groups with pending pods.
 func waiting(pods []v1.Pod) []Waiting {
 	byGroup := map[podgroup.Key]*Waiting{}
+	// reasonSince is when the pod whose reason a group shows was created:
+	// the oldest pending pod the scheduler gave a reason (members waiting
+	// in Permit for the rest of their group carry none).
+	reasonSince := map[podgroup.Key]time.Time{}
 	for i := range pods {
 		p := &pods[i]
 		key, ok := podgroup.KeyOf(p)
@@ -84,14 +89,20 @@ func waiting(pods []v1.Pod) []Waiting {
 			continue
 		}
 		w.Pending++
-		if w.Since.IsZero() || p.CreationTimestamp.Before(&metav1.Time{Time: w.Since}) {
-			w.Since = p.CreationTimestamp.Time
-			w.Reason = reasonOf(p)
+		created := p.CreationTimestamp.Time
+		if w.Since.IsZero() || created.Before(w.Since) {
+			w.Since = created
+		}
+		if msg := reasonOf(p); msg != "" && (w.Reason == "" || created.Before(reasonSince[key])) {
+			w.Reason, reasonSince[key] = msg, created
 		}
 	}
 	var out []Waiting
 	for _, w := range byGroup {
 		if w.Pending > 0 {
+			if w.Reason == "" {
+				w.Reason = "not tried yet"
+			}
 			out = append(out, *w)
 		}
 	}
@@ -99,13 +110,15 @@ func waiting(pods []v1.Pod) []Waiting {
 	return out
 }
 
+// reasonOf returns the message of the pod's PodScheduled=False condition,
+// or "" if it has none.
 func reasonOf(p *v1.Pod) string {
 	for _, c := range p.Status.Conditions {
 		if c.Type == v1.PodScheduled && c.Status == v1.ConditionFalse {
 			return c.Message
 		}
 	}
-	return "not tried yet"
+	return ""
 }
 
 // Write prints the report.

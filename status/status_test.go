@@ -15,6 +15,7 @@ import (
 
 	"github.com/gangsched/gangsched/apis/scheduling/v1alpha1"
 	queuefake "github.com/gangsched/gangsched/client/clientset/versioned/fake"
+	"github.com/gangsched/gangsched/podgroup"
 	w "github.com/gangsched/gangsched/test/wrappers"
 )
 
@@ -64,6 +65,24 @@ func TestReport(t *testing.T) {
 		if !strings.Contains(strings.Join(strings.Fields(out.String()), " "), strings.Join(strings.Fields(want), " ")) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// Members waiting in Permit carry no reason: a group shows the reason on
+// its oldest pending pod that has one (here the member held by a gate).
+func TestWaitingReasonSkipsPodsWithout(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	inPermit := w.MakePod("batch", "trio-0").Group("trio").Created(now.Add(-time.Minute)).Obj()
+	gated := w.MakePod("batch", "trio-2").Group("trio").Created(now.Add(-30 * time.Second)).Obj()
+	gated.Status.Conditions = []v1.PodCondition{{Type: v1.PodScheduled, Status: v1.ConditionFalse, Reason: v1.PodReasonSchedulingGated, Message: "Scheduling is blocked due to non-empty scheduling gates"}}
+	untried := w.MakePod("batch", "solo").Created(now).Obj()
+	got := waiting([]v1.Pod{*gated, *inPermit, *untried})
+	want := []Waiting{
+		{Group: podgroup.Key{Kind: podgroup.KindPodGroup, Namespace: "batch", Name: "trio"}, Pending: 2, Pods: 2, Since: now.Add(-time.Minute), Reason: "Scheduling is blocked due to non-empty scheduling gates"},
+		{Group: podgroup.Key{Kind: "Pod", Namespace: "batch", Name: "solo"}, Pending: 1, Pods: 1, Since: now, Reason: "not tried yet"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("waiting (-want,+got):\n%s", diff)
 	}
 }
 

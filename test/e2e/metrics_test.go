@@ -43,7 +43,9 @@ func TestMetricsAfterScenario(t *testing.T) {
 	}
 	get := startBinary(t, c)
 	ns := scenario(ctx, t, c, "metrics", 1)
-	group := func(name string, n int, cpu, class string, timeout int32, gated bool) {
+	// group creates a PodGroup of minMember n and its first pods members;
+	// the last is held by a scheduling gate if gated.
+	group := func(name string, n, pods int, cpu, class string, timeout int32, gated bool) {
 		pg := w.MakePodGroup(ns, name).MinMember(int32(n)).Obj()
 		if timeout > 0 {
 			pg.Spec.ScheduleTimeoutSeconds = ptr.To(timeout)
@@ -51,10 +53,10 @@ func TestMetricsAfterScenario(t *testing.T) {
 		if _, err := c.PodGroups.SchedulingV1alpha1().PodGroups(ns).Create(ctx, pg, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		for i := 0; i < n; i++ {
+		for i := 0; i < pods; i++ {
 			p := w.MakePod(ns, fmt.Sprintf("%s-%d", name, i)).Group(name).Req("cpu", cpu).Obj()
 			p.UID, p.Spec.PriorityClassName = "", class
-			if gated && i == n-1 {
+			if gated && i == pods-1 {
 				p.Spec.SchedulingGates = []v1.PodSchedulingGate{{Name: "example.com/hold"}}
 			}
 			if _, err := c.Client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
@@ -92,11 +94,11 @@ func TestMetricsAfterScenario(t *testing.T) {
 		}
 	}
 
-	group("low", 2, "2", "low", 0, false)
+	group("low", 2, 2, "2", "low", 0, false)
 	waitFor("the low group", func() bool { return bound("low-0", "low-1") })
-	group("high", 2, "2", "high", 0, false)
+	group("high", 2, 2, "2", "high", 0, false)
 	waitFor("the high group to preempt the low one", func() bool { return bound("high-0", "high-1") })
-	group("held", 2, "0", "", 2, true) // one member never comes: permit timeout
+	group("held", 2, 2, "0", "", 2, true) // one member never comes: permit timeout
 
 	want := map[string]func(float64) bool{
 		`gangsched_group_admission_duration_seconds_count{queue="default"}`:           func(v float64) bool { return v >= 2 },
@@ -109,8 +111,8 @@ func TestMetricsAfterScenario(t *testing.T) {
 		`gangsched_pending_groups{queue="default"}`:                                   func(v float64) bool { return v >= 0 },
 		`gangsched_groups{phase="Pending"}`:                                           func(v float64) bool { return v >= 1 },
 	}
-	// A group that waits for a member that never comes, for kubectl gang.
-	group("lonely", 3, "0", "", 0, true)
+	// A group that waits for a member never created, for kubectl gang.
+	group("lonely", 3, 2, "0", "", 0, false)
 
 	var body string
 	missing := map[string]bool{}
@@ -144,7 +146,7 @@ func TestMetricsAfterScenario(t *testing.T) {
 			return false, fmt.Errorf("kubectl gang status: %w\n%s", err, out)
 		}
 		lacks = lacks[:0]
-		for _, want := range []string{"QUEUE", "default", "WAITING GROUP", ns + "/lonely", "/3 members; none is scheduled before all 3 exist"} {
+		for _, want := range []string{"QUEUE", "default", "WAITING GROUP", ns + "/lonely", "has fewer than its 3 members (minMember); none is scheduled before all 3 exist"} {
 			if !strings.Contains(string(out), want) {
 				lacks = append(lacks, want)
 			}

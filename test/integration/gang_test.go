@@ -39,7 +39,7 @@ func TestGroupWaitsForItsMembers(t *testing.T) {
 	e.nodes("n", 1, "8")
 	e.createPodGroup(w.MakePodGroup("", "three").MinMember(3).Obj())
 	e.create(w.MakePod("", "three-0").Group("three").Obj(), w.MakePod("", "three-1").Group("three").Obj())
-	e.waitCondition("three-0", "/3 members; none is scheduled before all 3 exist")
+	e.waitCondition("three-0", "has fewer than its 3 members (minMember); none is scheduled before all 3 exist")
 	e.stayUnbound(time.Second, "three-0", "three-1")
 	e.create(w.MakePod("", "three-2").Group("three").Obj())
 	e.waitBound(20*time.Second, "three-0", "three-1", "three-2")
