@@ -81,10 +81,10 @@ func WriteLatencyCDF(w io.Writer, results []*Result) {
 
 // WriteCSV writes one row per scheduler.
 func WriteCSV(w io.Writer, results []*Result) {
-	fmt.Fprintln(w, "scheduler,apps,completed,partial_at_end,held_cpu_at_end,wasted_cpu_seconds,makespan_seconds,latency_p50_seconds,latency_p99_seconds,pods_bound,pods_per_second,mean_cpu_bound,mean_cpu_in_whole_apps,plain_pods,plain_bound,plain_wait_p50_seconds,plain_wait_p99_seconds,scheduler_cpu_seconds,scheduler_max_rss_mib,outcome")
+	fmt.Fprintln(w, "scheduler,apps,completed,partial_at_end,resubmitted,preempted_at_end,held_cpu_at_end,wasted_cpu_seconds,makespan_seconds,latency_p50_seconds,latency_p99_seconds,pods_bound,pods_per_second,mean_cpu_bound,mean_cpu_in_whole_apps,plain_pods,plain_bound,plain_wait_p50_seconds,plain_wait_p99_seconds,scheduler_cpu_seconds,scheduler_max_rss_mib,outcome")
 	for _, r := range results {
 		bound, whole := r.MeanCPU()
-		fmt.Fprintf(w, "%s,%d,%d,%d,%.0f,%.0f,%.1f,%.1f,%.1f,%d,%.2f,%.0f,%.0f,%d,%d,%.3f,%.3f,%.1f,%.0f,%q\n", r.Scheduler, r.Apps, r.Completed, r.Partial,
+		fmt.Fprintf(w, "%s,%d,%d,%d,%d,%d,%.0f,%.0f,%.1f,%.1f,%.1f,%d,%.2f,%.0f,%.0f,%d,%d,%.3f,%.3f,%.1f,%.0f,%q\n", r.Scheduler, r.Apps, r.Completed, r.Partial, r.Resubmitted, r.Preempted,
 			r.HeldCPUAtEnd, r.WastedCPUSeconds, r.Makespan.Seconds(), Percentile(r.GangLatency, 50).Seconds(),
 			Percentile(r.GangLatency, 99).Seconds(), r.PodsBound, r.Throughput(), bound, whole, r.Plain, len(r.PlainLatency),
 			Percentile(r.PlainLatency, 50).Seconds(), Percentile(r.PlainLatency, 99).Seconds(),

@@ -20,8 +20,10 @@ type Result struct {
 	Apps    int
 	// Completed counts finished apps; Partial apps left with a bound driver
 	// but not all executors running (stuck, holding resources); Preempted
-	// apps whose driver the scheduler deleted.
-	Completed, Partial, Preempted int
+	// apps whose driver the scheduler deleted and that were not resubmitted
+	// (see Options.Resubmit); Resubmitted how many times apps were
+	// resubmitted after preemption.
+	Completed, Partial, Preempted, Resubmitted int
 	// Makespan is from the first arrival to the last finish (or the end).
 	Makespan time.Duration
 	// WastedCPUSeconds is CPU held by apps that were not running whole,
@@ -79,6 +81,7 @@ func (s *Simulator) result(wl Workload, start, end time.Time, outcome string) *R
 	completed := map[string]int{}
 	last := start
 	for _, st := range s.apps {
+		r.Resubmitted += st.resubmitted
 		switch {
 		case !st.done.IsZero():
 			r.Completed++
@@ -154,7 +157,7 @@ func WriteTable(w io.Writer, results []*Result) {
 	}
 	add("apps completed", func(r *Result) string { return fmt.Sprintf("%d / %d", r.Completed, r.Apps) })
 	add("apps stuck partially placed at the end", func(r *Result) string { return fmt.Sprint(r.Partial) })
-	add("apps preempted (not resubmitted)", func(r *Result) string { return fmt.Sprint(r.Preempted) })
+	add("preempted apps resubmitted / left preempted", func(r *Result) string { return fmt.Sprintf("%d / %d", r.Resubmitted, r.Preempted) })
 	add("CPU held by stuck apps at the end", func(r *Result) string { return fmt.Sprintf("%.0f cores", r.HeldCPUAtEnd) })
 	add("CPU-seconds held by apps not running whole", func(r *Result) string { return fmt.Sprintf("%.0f", r.WastedCPUSeconds) })
 	add("makespan", func(r *Result) string { return r.Makespan.Round(time.Second).String() })

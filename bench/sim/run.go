@@ -49,6 +49,11 @@ type Options struct {
 	// finished plain pod, as a Spark Operator with a TTL does: what a soak
 	// needs to see the scheduler forget them.
 	DeleteFinished bool
+	// Resubmit, if set, resubmits an app whose driver was deleted before it
+	// finished (it was preempted) this long after its pods are gone, as
+	// Spark Operator does for restartPolicy OnFailure
+	// (onFailureRetryInterval). Zero leaves preempted apps be.
+	Resubmit time.Duration
 }
 
 // plainState is what the simulator knows of one plain pod.
@@ -65,9 +70,24 @@ type appState struct {
 	// driverBound, started (all executors running) and done are zero until they happen.
 	driverBound, started, done time.Time
 	// preempted is when its driver was deleted before it finished: the
-	// scheduler preempted it (the simulator does not resubmit it).
+	// scheduler preempted it. Resubmitting clears it.
 	preempted time.Time
 	creating  bool
+	// finishing is set once its work is done and its pods are being ended.
+	finishing bool
+	// attempt counts its submissions after the first; what an earlier
+	// attempt started stops when it sees a newer one. resubmitted counts
+	// the resubmissions after preemption.
+	attempt, resubmitted int
+	// lastExec is the highest executor id the current attempt created:
+	// a lost executor is replaced by one with the next id, as Spark does.
+	lastExec int
+}
+
+// current reports whether attempt is the app's attempt and still runs:
+// not preempted, not finishing. Call it under the Simulator's lock.
+func (st *appState) current(attempt int) bool {
+	return st.attempt == attempt && st.preempted.IsZero() && !st.finishing && st.done.IsZero()
 }
 
 // Simulator runs a workload against an API server.
@@ -75,6 +95,8 @@ type Simulator struct {
 	client kubernetes.Interface
 	pgs    pgclientset.Interface
 	opts   Options
+	// ctx is the run's context, for work started by informer handlers.
+	ctx context.Context
 
 	lister corelisters.PodLister
 	queue  workqueue.TypedRateLimitingInterface[string]
@@ -134,6 +156,7 @@ func New(client kubernetes.Interface, pgs pgclientset.Interface, opts Options) *
 func (s *Simulator) Run(ctx context.Context, wl Workload) (*Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	s.ctx = ctx
 	factory := informers.NewSharedInformerFactoryWithOptions(s.client, 0, informers.WithNamespace(s.opts.Namespace))
 	podInformer := factory.Core().V1().Pods()
 	s.lister = podInformer.Lister()
@@ -179,7 +202,7 @@ func (s *Simulator) Run(ctx context.Context, wl Workload) (*Result, error) {
 				fmt.Fprintf(s.opts.Progress, "  %-9s t=%3.0fs  apps done %2d/%d  partially placed %2d  CPU bound %5.1f, held by partial apps %5.1f\n",
 					s.opts.Label, smp.At.Seconds(), smp.Done, len(wl.Apps), smp.Partial, float64(smp.BoundCPU)/1000, float64(smp.HeldCPU)/1000)
 			}
-			if smp.Done+smp.Preempted == len(wl.Apps) {
+			if smp.Done+smp.Preempted == len(wl.Apps) && (smp.Preempted == 0 || s.opts.Resubmit == 0) {
 				if smp.Preempted > 0 {
 					outcome = "all apps finished or were preempted"
 				}
@@ -224,41 +247,124 @@ func (s *Simulator) submit(ctx context.Context, start time.Time, wl Workload) {
 				continue
 			}
 		}
-		driver := a.driverPod(s.opts.SchedulerName)
-		driver.Namespace = s.opts.Namespace
-		driver.UID = ""
 		s.mu.Lock()
 		s.apps[a.Name].submitted = time.Now()
 		s.mu.Unlock()
-		if _, err := s.client.CoreV1().Pods(s.opts.Namespace).Create(ctx, driver, metav1.CreateOptions{}); err != nil && ctx.Err() == nil {
-			fmt.Fprintf(s.progressOut(), "creating driver %s: %v\n", a.Name, err)
-		}
+		s.createDriver(ctx, a)
 	}
 }
 
-// deleted notes an app whose driver was deleted before it finished.
+func (s *Simulator) createDriver(ctx context.Context, a *App) {
+	driver := a.driverPod(s.opts.SchedulerName)
+	driver.Namespace = s.opts.Namespace
+	driver.UID = ""
+	if _, err := s.client.CoreV1().Pods(s.opts.Namespace).Create(ctx, driver, metav1.CreateOptions{}); err != nil && ctx.Err() == nil {
+		fmt.Fprintf(s.progressOut(), "creating driver %s: %v\n", a.Name, err)
+	}
+}
+
+// deleted notes an app whose driver was deleted before it finished, and
+// has a running app replace an executor it lost.
 func (s *Simulator) deleted(obj interface{}) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
 	pod, ok := obj.(*v1.Pod)
-	if !ok || !podgroup.IsSparkDriver(pod) {
+	if !ok {
 		return
 	}
-	var gone *App
+	if pod.Labels[podgroup.LabelSparkRole] == podgroup.SparkRoleExecutor {
+		// Spark's allocator sees the loss and asks for a new executor
+		// with its next batch, a second later.
+		time.AfterFunc(time.Second, func() { s.replaceExecutor(s.ctx, pod) })
+		return
+	}
+	if !podgroup.IsSparkDriver(pod) {
+		return
+	}
+	var gone *appState
+	var attempt int
 	s.touch(func() {
-		if st := s.apps[pod.Labels["spark-app-name"]]; st != nil && st.done.IsZero() && st.preempted.IsZero() {
+		if st := s.apps[pod.Labels["spark-app-name"]]; st != nil && st.current(st.attempt) {
 			st.preempted = time.Now()
-			gone = st.app
+			gone, attempt = st, st.attempt
 		}
 	})
-	if gone != nil && s.opts.DeleteFinished {
+	switch {
+	case gone == nil:
+	case s.opts.Resubmit > 0:
+		go s.resubmit(s.ctx, gone, attempt)
+	case s.opts.DeleteFinished:
 		// The app failed: clean it up as an operator's TTL would.
 		go func() {
-			pods, _ := s.lister.Pods(s.opts.Namespace).List(labels.SelectorFromSet(labels.Set{"spark-app-name": gone.Name}))
-			s.deleteApp(context.Background(), gone, pods)
+			pods, _ := s.lister.Pods(s.opts.Namespace).List(labels.SelectorFromSet(labels.Set{"spark-app-name": gone.app.Name}))
+			s.deleteApp(s.ctx, gone.app, pods)
 		}()
 	}
+}
+
+// resubmit plays Spark Operator's restartPolicy OnFailure for an app whose
+// driver was deleted before it finished: the app's other pods go (their
+// owner is gone), and Options.Resubmit later a new driver is created. The
+// app keeps its PodGroup and its first submission time.
+func (s *Simulator) resubmit(ctx context.Context, st *appState, attempt int) {
+	sel := labels.SelectorFromSet(labels.Set{"spark-app-name": st.app.Name})
+	for {
+		pods, _ := s.lister.Pods(s.opts.Namespace).List(sel)
+		if len(pods) == 0 {
+			break
+		}
+		for _, p := range pods {
+			if p.DeletionTimestamp == nil {
+				s.deletePod(ctx, p)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(s.opts.Resubmit):
+	}
+	s.mu.Lock()
+	if st.attempt != attempt {
+		s.mu.Unlock()
+		return
+	}
+	st.attempt++
+	st.resubmitted++
+	st.driverBound, st.started, st.preempted = time.Time{}, time.Time{}, time.Time{}
+	st.creating, st.lastExec = false, 0
+	s.lastChange = time.Now()
+	s.mu.Unlock()
+	s.createDriver(ctx, st.app)
+}
+
+// replaceExecutor creates a new executor for one that was deleted while its
+// driver runs and its app is neither finishing nor preempted.
+func (s *Simulator) replaceExecutor(ctx context.Context, lost *v1.Pod) {
+	owner := metav1.GetControllerOf(lost)
+	if owner == nil || lost.Status.Phase == v1.PodSucceeded {
+		return
+	}
+	driver, err := s.lister.Pods(lost.Namespace).Get(owner.Name)
+	if err != nil || driver.UID != owner.UID || driver.DeletionTimestamp != nil {
+		return
+	}
+	s.mu.Lock()
+	st := s.apps[lost.Labels["spark-app-name"]]
+	if st == nil || !st.current(st.attempt) {
+		s.mu.Unlock()
+		return
+	}
+	st.lastExec++
+	id := st.lastExec
+	s.mu.Unlock()
+	s.createExecutor(ctx, st.app, id, driver)
 }
 
 // submitPlain creates each plain pod at its arrival time.
@@ -353,8 +459,9 @@ func (s *Simulator) handle(ctx context.Context, key string) error {
 	}
 	if podgroup.IsSparkDriver(pod) && !st.creating {
 		st.creating = true
+		attempt := st.attempt
 		s.mu.Unlock()
-		go s.createExecutors(ctx, st.app, pod)
+		go s.createExecutors(ctx, st, attempt, pod)
 		return nil
 	}
 	s.mu.Unlock()
@@ -410,15 +517,20 @@ func (s *Simulator) handlePlain(ctx context.Context, pod *v1.Pod) error {
 	return nil
 }
 
-// createExecutors creates the app's executors in batches of 5 a second.
-func (s *Simulator) createExecutors(ctx context.Context, a *App, driver *v1.Pod) {
-	for i := 1; i <= a.Executors; i++ {
-		ex := a.executorPod(s.opts.SchedulerName, i, driver)
-		ex.Namespace = s.opts.Namespace
-		ex.UID = ""
-		if _, err := s.client.CoreV1().Pods(s.opts.Namespace).Create(ctx, ex, metav1.CreateOptions{}); err != nil && ctx.Err() == nil {
-			fmt.Fprintf(s.progressOut(), "creating executor %s: %v\n", ex.Name, err)
+// createExecutors creates the app's executors in batches of 5 a second,
+// until they are all created or the attempt ends.
+func (s *Simulator) createExecutors(ctx context.Context, st *appState, attempt int, driver *v1.Pod) {
+	for i := 1; i <= st.app.Executors; i++ {
+		s.mu.Lock()
+		ok := st.current(attempt)
+		if ok {
+			st.lastExec = max(st.lastExec, i)
 		}
+		s.mu.Unlock()
+		if !ok {
+			return
+		}
+		s.createExecutor(ctx, st.app, i, driver)
 		if i%5 == 0 {
 			select {
 			case <-ctx.Done():
@@ -426,6 +538,15 @@ func (s *Simulator) createExecutors(ctx context.Context, a *App, driver *v1.Pod)
 			case <-time.After(time.Second):
 			}
 		}
+	}
+}
+
+func (s *Simulator) createExecutor(ctx context.Context, a *App, id int, driver *v1.Pod) {
+	ex := a.executorPod(s.opts.SchedulerName, id, driver)
+	ex.Namespace = s.opts.Namespace
+	ex.UID = ""
+	if _, err := s.client.CoreV1().Pods(s.opts.Namespace).Create(ctx, ex, metav1.CreateOptions{}); err != nil && ctx.Err() == nil {
+		fmt.Fprintf(s.progressOut(), "creating executor %s: %v\n", ex.Name, err)
 	}
 }
 
@@ -443,18 +564,26 @@ func (s *Simulator) maybeStart(ctx context.Context, st *appState) {
 		}
 	}
 	s.mu.Lock()
-	if running < st.app.Executors || !st.started.IsZero() {
+	if running < st.app.Executors || !st.started.IsZero() || !st.current(st.attempt) {
 		s.mu.Unlock()
 		return
 	}
 	st.started = time.Now()
 	s.lastChange = st.started
+	attempt := st.attempt
 	s.mu.Unlock()
 	go func() {
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(st.app.Work):
+		}
+		s.mu.Lock()
+		ok := st.current(attempt)
+		st.finishing = ok
+		s.mu.Unlock()
+		if !ok {
+			return // preempted while it worked
 		}
 		all, _ := s.lister.Pods(s.opts.Namespace).List(labels.SelectorFromSet(labels.Set{"spark-app-name": st.app.Name}))
 		sort.Slice(all, func(i, j int) bool { return !podgroup.IsSparkDriver(all[i]) && podgroup.IsSparkDriver(all[j]) })

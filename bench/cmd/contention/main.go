@@ -51,6 +51,7 @@ func main() {
 		plainCPU  = flag.String("plain-pod-cpu", "500m", "CPU of each plain pod")
 		plainRun  = flag.Duration("plain-pod-run", 5*time.Second, "how long a plain pod runs (±20%)")
 		plainFor  = flag.Duration("plain-pods-for", 0, "how long plain pods keep arriving; 0: until the last app arrives")
+		resubmit  = flag.Duration("resubmit-after", 5*time.Second, "resubmit a preempted app this long after its pods are gone, as Spark Operator's restartPolicy OnFailure does; 0: never")
 		stall     = flag.Duration("stall", 15*time.Second, "end a run when nothing moved this long after the last arrival")
 		timeout   = flag.Duration("timeout", 5*time.Minute, "end a run after this long in any case")
 		kwok      = flag.String("kwok", "", "kwok binary (make kwok) to simulate the nodes and start pods; empty: the simulator starts pods itself")
@@ -82,7 +83,7 @@ func main() {
 		}
 		schedulers = picked
 	}
-	r := runner{binary: *binary, out: *out, kwok: *kwok, kwokModule: *kwokMod, stall: *stall, timeout: *timeout}
+	r := runner{binary: *binary, out: *out, kwok: *kwok, kwokModule: *kwokMod, stall: *stall, timeout: *timeout, resubmit: *resubmit}
 	if err := r.run(ctx, schedulers, sim.Spec{
 		Seed: *seed, Nodes: *nodes, NodeCPU: *nodeCPU, NodeMemory: *nodeMem,
 		Apps: *apps, MeanInterarrival: *arrivals, MinExecutors: *minExecs, MaxExecutors: *maxExecs,
@@ -118,6 +119,7 @@ type runner struct {
 	binary, out      string
 	kwok, kwokModule string
 	stall, timeout   time.Duration
+	resubmit         time.Duration
 }
 
 func (r runner) run(ctx context.Context, schedulers []sim.Scheduler, spec sim.Spec) error {
@@ -237,7 +239,7 @@ func (r runner) runOne(ctx context.Context, s sim.Scheduler, wl sim.Workload, lo
 	defer p.Stop()
 	res, err := sim.New(c.Client, c.PodGroups, sim.Options{
 		Namespace: env.Namespace, SchedulerName: sim.SchedulerName, Progress: os.Stdout, Label: s.Name,
-		Stall: r.stall, Timeout: r.timeout, KubeletByKwok: r.kwok != "",
+		Stall: r.stall, Timeout: r.timeout, KubeletByKwok: r.kwok != "", Resubmit: r.resubmit,
 	}).Run(ctx, wl)
 	if err != nil {
 		return nil, err
