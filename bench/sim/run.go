@@ -518,20 +518,20 @@ func (s *Simulator) handlePlain(ctx context.Context, pod *v1.Pod) error {
 }
 
 // createExecutors creates the app's executors in batches of 5 a second,
-// until they are all created or the attempt ends.
+// until they are all created or the attempt ends. Executor ids come from
+// one counter with the replacements' (see replaceExecutor).
 func (s *Simulator) createExecutors(ctx context.Context, st *appState, attempt int, driver *v1.Pod) {
-	for i := 1; i <= st.app.Executors; i++ {
+	for n := 1; n <= st.app.Executors; n++ {
 		s.mu.Lock()
-		ok := st.current(attempt)
-		if ok {
-			st.lastExec = max(st.lastExec, i)
-		}
-		s.mu.Unlock()
-		if !ok {
+		if !st.current(attempt) {
+			s.mu.Unlock()
 			return
 		}
-		s.createExecutor(ctx, st.app, i, driver)
-		if i%5 == 0 {
+		st.lastExec++
+		id := st.lastExec
+		s.mu.Unlock()
+		s.createExecutor(ctx, st.app, id, driver)
+		if n%5 == 0 {
 			select {
 			case <-ctx.Done():
 				return
