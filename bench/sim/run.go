@@ -355,16 +355,14 @@ func (s *Simulator) replaceExecutor(ctx context.Context, lost *v1.Pod) {
 	if err != nil || driver.UID != owner.UID || driver.DeletionTimestamp != nil {
 		return
 	}
-	s.mu.Lock()
 	st := s.apps[lost.Labels["spark-app-name"]]
-	if st == nil || !st.current(st.attempt) {
-		s.mu.Unlock()
+	if st == nil {
 		return
 	}
-	st.lastExec++
-	id := st.lastExec
+	s.mu.Lock()
+	attempt := st.attempt
 	s.mu.Unlock()
-	s.createExecutor(ctx, st.app, id, driver)
+	s.addExecutor(ctx, st, attempt, driver)
 }
 
 // submitPlain creates each plain pod at its arrival time.
@@ -522,15 +520,9 @@ func (s *Simulator) handlePlain(ctx context.Context, pod *v1.Pod) error {
 // one counter with the replacements' (see replaceExecutor).
 func (s *Simulator) createExecutors(ctx context.Context, st *appState, attempt int, driver *v1.Pod) {
 	for n := 1; n <= st.app.Executors; n++ {
-		s.mu.Lock()
-		if !st.current(attempt) {
-			s.mu.Unlock()
+		if !s.addExecutor(ctx, st, attempt, driver) {
 			return
 		}
-		st.lastExec++
-		id := st.lastExec
-		s.mu.Unlock()
-		s.createExecutor(ctx, st.app, id, driver)
 		if n%5 == 0 {
 			select {
 			case <-ctx.Done():
@@ -541,13 +533,23 @@ func (s *Simulator) createExecutors(ctx context.Context, st *appState, attempt i
 	}
 }
 
-func (s *Simulator) createExecutor(ctx context.Context, a *App, id int, driver *v1.Pod) {
-	ex := a.executorPod(s.opts.SchedulerName, id, driver)
+// addExecutor creates the app's next executor, unless attempt has ended.
+func (s *Simulator) addExecutor(ctx context.Context, st *appState, attempt int, driver *v1.Pod) bool {
+	s.mu.Lock()
+	if !st.current(attempt) {
+		s.mu.Unlock()
+		return false
+	}
+	st.lastExec++
+	id := st.lastExec
+	s.mu.Unlock()
+	ex := st.app.executorPod(s.opts.SchedulerName, id, driver)
 	ex.Namespace = s.opts.Namespace
 	ex.UID = ""
 	if _, err := s.client.CoreV1().Pods(s.opts.Namespace).Create(ctx, ex, metav1.CreateOptions{}); err != nil && ctx.Err() == nil {
 		fmt.Fprintf(s.progressOut(), "creating executor %s: %v\n", ex.Name, err)
 	}
+	return true
 }
 
 // maybeStart starts the app's work once all its executors run, and ends
