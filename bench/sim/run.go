@@ -282,6 +282,9 @@ func (s *Simulator) deleted(obj interface{}) {
 	if !podgroup.IsSparkDriver(pod) {
 		return
 	}
+	if cur, err := s.lister.Pods(pod.Namespace).Get(pod.Name); err == nil && cur.UID != pod.UID {
+		return // an earlier attempt's driver, seen gone after the app was resubmitted
+	}
 	var gone *appState
 	var attempt int
 	s.touch(func() {
@@ -341,6 +344,7 @@ func (s *Simulator) resubmit(ctx context.Context, st *appState, attempt int) {
 	st.creating, st.lastExec = false, 0
 	s.lastChange = time.Now()
 	s.mu.Unlock()
+	fmt.Fprintf(s.progressOut(), "  %-9s resubmitting %s (attempt %d): its driver was deleted before it finished\n", s.opts.Label, st.app.Name, attempt+2)
 	s.createDriver(ctx, st.app)
 }
 
@@ -592,9 +596,11 @@ func (s *Simulator) maybeStart(ctx context.Context, st *appState) {
 		for _, p := range all { // executors first, the driver last
 			for ctx.Err() == nil && s.setPhase(ctx, p, v1.PodSucceeded) != nil {
 				time.Sleep(100 * time.Millisecond)
-				if fresh, err := s.lister.Pods(p.Namespace).Get(p.Name); err == nil {
-					p = fresh
+				fresh, err := s.lister.Pods(p.Namespace).Get(p.Name)
+				if err != nil || fresh.UID != p.UID {
+					break // deleted meanwhile (preempted as its work ended): nothing to end
 				}
+				p = fresh
 			}
 			if !podgroup.IsSparkDriver(p) {
 				// Spark deletes its executors when the app ends
