@@ -70,6 +70,12 @@ func (c *Cluster) CreateAnnotatedNodes(ctx context.Context, prefix string, n int
 	return nodes, nil
 }
 
+// CreateNode creates one node as given (its status included), for nodes
+// with taints or labels of their own.
+func (c *Cluster) CreateNode(ctx context.Context, node *v1.Node) (*v1.Node, error) {
+	return c.createNode(ctx, node)
+}
+
 func (c *Cluster) createNode(ctx context.Context, node *v1.Node) (*v1.Node, error) {
 	status := node.Status
 	created, err := c.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})

@@ -130,6 +130,12 @@ func (p *PodWrapper) NodeSelector(kv ...string) *PodWrapper {
 	return p
 }
 
+// Toleration adds a toleration of the taint key=value:effect.
+func (p *PodWrapper) Toleration(key, value string, effect v1.TaintEffect) *PodWrapper {
+	p.Spec.Tolerations = append(p.Spec.Tolerations, v1.Toleration{Key: key, Operator: v1.TolerationOpEqual, Value: value, Effect: effect})
+	return p
+}
+
 // Obj returns the pod.
 func (p *PodWrapper) Obj() *v1.Pod { return &p.Pod }
 
