@@ -32,6 +32,16 @@ const (
 	// ReleaseNodeDeleted: a node of an admitted group's plan was deleted.
 	ReleaseNodeDeleted   = "node_deleted"
 	ReleaseMemberDeleted = "member_deleted"
+	// ReleaseRoomLost: room of an admitted group's plan was taken or
+	// closed, and the group fit nowhere else.
+	ReleaseRoomLost = "room_lost"
+)
+
+// Outcomes of a conflict over reserved room, the values of the outcome
+// label of ReservationConflicts.
+const (
+	ConflictReplanned = "replanned"
+	ConflictLost      = "lost"
 )
 
 // Ends of a reservation, the values of the outcome label of ReservationHold.
@@ -57,7 +67,7 @@ var (
 	GroupReleases = metrics.NewCounterVec(&metrics.CounterOpts{
 		Subsystem:      Subsystem,
 		Name:           "group_releases_total",
-		Help:           "Admitted pod groups released whole before their minimum was placed, by reason (permit_timeout, unplaceable, unbound, victims_timeout, podgroup_deleted, partially_bound, node_deleted).",
+		Help:           "Admitted pod groups released whole before their minimum was placed, by reason (permit_timeout, unplaceable, unbound, victims_timeout, podgroup_deleted, partially_bound, node_deleted, member_deleted, room_lost).",
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"reason"})
 
@@ -84,6 +94,18 @@ var (
 		Buckets:        metrics.ExponentialBuckets(0.1, 2, 16),
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"outcome"})
+
+	// ReservationConflicts counts reserved room that went away under a
+	// group: its node deleted (node_deleted), cordoned or tainted against
+	// the members (node_closed), or taken by pods that never passed
+	// gangsched's Filter (taken), by whether it was planned again elsewhere
+	// (replanned) or lost.
+	ReservationConflicts = metrics.NewCounterVec(&metrics.CounterOpts{
+		Subsystem:      Subsystem,
+		Name:           "reservation_conflicts_total",
+		Help:           "Reserved room that went away under a pod group, by cause (node_deleted, node_closed, taken) and outcome (replanned, lost).",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"cause", "outcome"})
 
 	// PendingGroups is how many groups wait for admission, by queue.
 	PendingGroups = metrics.NewGaugeVec(&metrics.GaugeOpts{
@@ -119,7 +141,7 @@ var registerOnce sync.Once
 func Register() {
 	registerOnce.Do(func() {
 		schedmetrics.RegisterMetrics(AdmissionLatency, GroupReleases, PreemptedGroups, PreemptedPods,
-			ReservationHold, PendingGroups, QueueResources, Groups)
+			ReservationHold, ReservationConflicts, PendingGroups, QueueResources, Groups)
 	})
 }
 

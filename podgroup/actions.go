@@ -50,22 +50,37 @@ type Actions struct {
 	Statuses []Key
 	// Queues lists queues whose status may need writing.
 	Queues []queue.Name
-	// Delete lists bound members to delete: their group was released whole.
+	// Delete lists pods to delete: bound members of groups released whole,
+	// and preemption victims.
 	Delete []Deletion
 }
 
-// Deletion is a bound member to delete, with the message of its
-// DisruptionTarget condition (reason DisruptionReasonReleased).
+// Deletion is a pod to delete: a bound member of a group released whole,
+// or a preemption victim; Reason and Message are those of its
+// DisruptionTarget condition (Reason "" is DisruptionReasonReleased).
 type Deletion struct {
 	Pod     *v1.Pod
+	Reason  string
 	Message string
 }
 
-// Persist is a reservation deadline to write on a group's object (its
-// PodGroup, or its Spark driver), as annotation AnnotationReservedUntil.
+// Persist is what to write on a group's object (its PodGroup, or its Spark
+// driver) when it reaches quorum, before its members bind: the quorum
+// record (AnnotationQuorum) and, while room stays reserved for members not
+// placed, its deadline (AnnotationReservedUntil; zero for none).
 type Persist struct {
 	Object        runtime.Object
 	ReservedUntil time.Time
+	Quorum        string
+}
+
+// Annotations returns the annotations to write.
+func (p Persist) Annotations() map[string]string {
+	out := map[string]string{AnnotationQuorum: p.Quorum}
+	if !p.ReservedUntil.IsZero() {
+		out[AnnotationReservedUntil] = p.ReservedUntil.UTC().Format(time.RFC3339)
+	}
+	return out
 }
 
 // Rejection is a waiting pod to reject, with the reason.

@@ -53,8 +53,19 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	adm := Admission{Key: key, InGroup: true}
+	if _, gone := m.deletedPods[pod.UID]; gone {
+		// The cycle's copy of a pod the informer saw deleted must not
+		// bring the member back: room would be held for a pod that does
+		// not exist, and the group would never settle.
+		adm.Message = fmt.Sprintf("pod %s was deleted", klog.KObj(pod))
+		return adm
+	}
 	g := m.groupLocked(key)
 	m.upsertMemberLocked(g, pod, &adm.Actions)
+	// The pod may bring news the cycle's Restore has not seen (a member
+	// larger than declared): reservations are set right before it is
+	// placed.
+	m.restoreLocked(logger, nodes, &adm.Actions)
 	now := m.clock.Now()
 	if g.scheduleStart.IsZero() {
 		g.scheduleStart = now
@@ -62,12 +73,31 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 	}
 	live, _ := g.counts()
 	if (g.phase == PhaseFinished || g.phase == PhaseFailed) && live > 0 {
+		// A new run of a finished group (a PodGroup used again) waits
+		// from now: its clocks start again, and the members of the runs
+		// before (ended) are not of this one.
+		for uid, mb := range g.members {
+			if !mb.live() {
+				delete(g.members, uid)
+			}
+		}
 		g.phase = PhasePending
+		g.pendingSince = now
+		g.scheduleStart = now
+		g.drainTried = time.Time{}
+		g.failure = nil
 	}
 	if g.phase == PhaseAdmitted && len(g.victims) > 0 {
 		adm.Message = fmt.Sprintf("pod group %s waits for %d preempted pods to exit", key, len(g.victims))
 		m.waitLocked(g, &adm.Actions, "victims", adm.Message)
 		return adm
+	}
+	if g.phase == PhaseRunning {
+		if msg := m.beyondGangLocked(g, pod); msg != "" {
+			adm.Message = msg
+			m.waitLocked(g, &adm.Actions, "beyond", msg)
+			return adm
+		}
 	}
 	if g.phase == PhaseAdmitted || g.phase == PhaseRunning {
 		adm.Admitted = true
@@ -94,11 +124,16 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 		return adm
 	}
 
-	// 2. Does its queue let it in?
+	// 2. Do its queue and its namespace's quotas let it in?
 	f := m.fairnessLocked()
 	if msg := m.queueCheckLocked(g, f); msg != "" {
 		adm.Message = fmt.Sprintf("pod group %s waits: %s", key, msg)
 		m.waitLocked(g, &adm.Actions, "queue", adm.Message)
+		return adm
+	}
+	if msg := m.quotaCheckLocked(g); msg != "" {
+		adm.Message = fmt.Sprintf("pod group %s waits: %s", key, msg)
+		m.waitLocked(g, &adm.Actions, "quota", adm.Message)
 		return adm
 	}
 
@@ -158,6 +193,43 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 	return adm
 }
 
+// nodeList names nodes for an Event: the first five, and how many more.
+func nodeList(names []string) string {
+	const shown = 5
+	if len(names) <= shown {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:shown], ", "), len(names)-shown)
+}
+
+// beyondGangLocked says why a pending member of a running group may not be
+// placed now, or "": a member the group's reservation does not cover is
+// beyond the gang (an executor more than declared, or created after the
+// reservation expired), and takes its queue's allocation up by what it
+// requests beyond the room still reserved: it must stay within the max of
+// its queue and of every queue above it.
+func (m *Manager) beyondGangLocked(g *Group, pod *v1.Pod) string {
+	mb := g.members[pod.UID]
+	if mb == nil || mb.state != memberPending {
+		return ""
+	}
+	need := withoutPods(mb.requests)
+	need.Sub(g.reservedTotal())
+	need = need.NonNegative()
+	if need.IsZero() {
+		return ""
+	}
+	f := m.fairnessLocked()
+	n := m.tree.Get(f.queueOf[g.key])
+	if n == nil || !n.Valid() {
+		return ""
+	}
+	if msg := m.maxCheckLocked(n, need, f); msg != "" {
+		return fmt.Sprintf("pod group %s: member %s, beyond the room reserved for the group, waits: %s", g.key, klog.KObj(pod), msg)
+	}
+	return ""
+}
+
 // maxAdmitAhead bounds how many groups ahead of it one group's cycle
 // admits, to keep a cycle short.
 const maxAdmitAhead = 8
@@ -206,7 +278,7 @@ func (m *Manager) planLocked(logger klog.Logger, g *Group, nodes Nodes) planResu
 	}
 	items, required := m.itemsLocked(g, placed)
 	all := nodes.Rooms()
-	placement, short := Plan(logger, m.roomsLocked(all, g.key), items, required)
+	placement, short := Plan(logger, m.roomsLocked(all, g.key), items, required, simulationOf(nodes, nil))
 	if short != nil {
 		short.ReservedForOthers = m.reservedOnLocked(all, g.key)
 		if d := m.drainer; d != nil && d != g {
@@ -245,8 +317,8 @@ func (m *Manager) admitLocked(logger klog.Logger, g *Group, plan planResult, pod
 	}
 	m.setReservedLocked(g, plan.placement.PerNode, metrics.ReservationFreed, acts)
 	metrics.AdmissionLatency.WithLabelValues(string(m.queueOfLocked(g))).Observe(metrics.Since(now, g.pendingSince))
-	msg := fmt.Sprintf("pod group %s admitted: %d pods planned on %d nodes (%d not created yet), %s reserved",
-		g.key, len(g.planned)+virtual, len(plan.placement.PerNode), virtual, g.reservedTotal())
+	msg := fmt.Sprintf("pod group %s admitted: %d pods planned on %d nodes (%d not created yet), %s reserved on %s",
+		g.key, len(g.planned)+virtual, len(plan.placement.PerNode), virtual, g.reservedTotal(), nodeList(sortedNodeNames(plan.placement.PerNode)))
 	m.eventLocked(g, acts, v1.EventTypeNormal, ReasonAdmitted, msg)
 	logger.V(2).Info("Admitted pod group", "podGroup", g.key, "pods", len(g.planned)+virtual, "nodes", len(plan.placement.PerNode), "virtual", virtual)
 	for _, uid := range sortedUIDs(g.members) {
@@ -255,6 +327,69 @@ func (m *Manager) admitLocked(logger klog.Logger, g *Group, plan planResult, pod
 		}
 	}
 	acts.Statuses = append(acts.Statuses, g.key)
+}
+
+// virtualItems cuts rem, the part of MinResources no live member covers,
+// into the members still to come (see splitRemainder):
+//
+//   - for a Spark app declared by its driver, into the executors it
+//     declares and has not created yet;
+//   - with a declared member size (MemberRequests, or the Spark driver's
+//     executor-requests), into that many members; once a real member exists
+//     (not a driver), each of its size, so that executors larger than
+//     declared (sidecars, overhead) are planned as they are;
+//   - with no declared size, into members of a real member's size;
+//   - with no size known at all, or a size that would cut rem into more
+//     than maxVirtualMembers, as one Total: room spread over the nodes, as
+//     scheduler-plugins' users expect of minResources.
+//
+// Members of one size share one planned pod (Group.virtualMember).
+func (g *Group) virtualItems(rem resources.List) []Item {
+	template := g.memberTemplate()
+	declared, real := g.declaredShape(), g.realShape()
+	var pieces []resources.List
+	ok := false
+	switch {
+	case g.key.Kind == KindSparkApp && declared != nil:
+		// A Spark app declares how many executors it needs: those not
+		// created yet are to come, of the real executors' size once one
+		// exists.
+		shape := declared
+		if real != nil {
+			shape = real
+		}
+		for n := g.spec.Executors - int64(g.liveExecutors()); n > 0; n-- {
+			pieces = append(pieces, shape)
+		}
+		ok = true
+	case declared != nil:
+		if pieces, ok = splitRemainder(rem, declared); ok && real != nil {
+			for i := range pieces {
+				pieces[i] = real
+			}
+		}
+	case real != nil:
+		pieces, ok = splitRemainder(rem, real)
+	}
+	if !ok {
+		total := withoutPods(rem.NonNegative())
+		if total.IsZero() {
+			return nil
+		}
+		return []Item{{Template: g.virtualMember(template, resources.List{}, 0), Requests: total, Total: true}}
+	}
+	items := make([]Item, 0, len(pieces))
+	shared := map[string]*v1.Pod{}
+	for _, piece := range pieces {
+		id := piece.String()
+		pod := shared[id]
+		if pod == nil {
+			pod = g.virtualMember(template, piece, len(shared))
+			shared[id] = pod
+		}
+		items = append(items, Item{Template: pod, Requests: resources.PodRequests(pod)})
+	}
+	return items
 }
 
 // itemsLocked lists what an admission must place: pending members, and the
@@ -286,18 +421,7 @@ func (m *Manager) itemsLocked(g *Group, placed int) ([]Item, int) {
 	if g.spec.MinResources != nil {
 		rem := g.spec.MinResources.Clone()
 		rem.Sub(covered)
-		template := g.driver
-		if template == nil && len(pending) > 0 {
-			template = pending[0]
-		}
-		virtual := make([]Item, 0)
-		shape, exact := g.memberShape()
-		if !exact {
-			shape = evenShape(rem, shape)
-		}
-		for _, piece := range splitRemainder(rem, shape) {
-			virtual = append(virtual, Item{Template: template, Requests: piece})
-		}
+		virtual := g.virtualItems(rem)
 		// Virtual members are required: insert them before optional pods.
 		items = append(items[:required], append(virtual, items[required:]...)...)
 		required += len(virtual)

@@ -38,7 +38,7 @@ func (m *Manager) ownerWaitsLocked(logger klog.Logger, g *Group, f *fairness, no
 		}
 		_, placed := h.counts()
 		items, required := m.itemsLocked(h, placed)
-		if _, short := Plan(logger, rooms, items, required); short != nil {
+		if _, short := Plan(logger, rooms, items, required, nil); short != nil {
 			continue
 		}
 		return fmt.Sprintf("queue %s would go over its fair share (%s), and pod group %s of queue %s, within its share, waits for room first",

@@ -94,9 +94,11 @@ type Group struct {
 	// failure remembers the last failed admission, so that the group's other
 	// members need not plan again while nothing has changed.
 	failure *admissionFailure
-	// victims are the pods preempted to make room for this group; its
+	// victims are the pods preempted to make room for this group, with
+	// their eviction (issued again every evictRetry from evicted); its
 	// members are placed once they are gone.
-	victims map[types.UID]bool
+	victims map[types.UID]Deletion
+	evicted time.Time
 	// evicting is set while the group is being preempted.
 	evicting bool
 	// pendingSince is when the group last started waiting for admission;
@@ -104,8 +106,9 @@ type Group struct {
 	pendingSince time.Time
 	draining     bool
 	// drainTried is when the timer last tried the group for a drain
-	// reservation.
+	// reservation; drainFit whether it fits the cluster drained.
 	drainTried time.Time
+	drainFit   drainFit
 	// restoreUntil is the reservation deadline a previous scheduler
 	// instance left on the group's object, until Restore takes it up;
 	// handled is set once this instance admitted the group or restored its
@@ -120,9 +123,14 @@ type Group struct {
 	// plans that room again.
 	lostNodes []string
 	lost      resources.List
-	// unpersisted is the reservation deadline not yet written on the
-	// group's object (see Manager.Unpersisted).
+	// resized says which member came larger than declared, until Restore
+	// plans the reservation again for members of its size.
+	resized string
+	// unpersisted is what is not yet written on the group's object (see
+	// Manager.Unpersisted); record is the quorum record, this instance's
+	// or one found on the object (AnnotationQuorum).
 	unpersisted *Persist
+	record      *quorumRecord
 	// lastEvent is the message of the last Event recorded for the group, to
 	// record one Event per change, not per attempt.
 	lastEvent string
@@ -159,8 +167,9 @@ func (g *Group) counts() (live, placed int) {
 // onNodes returns how many live members are bound, and whether the group
 // ran whole: MinMember of its members are placed or failed on a node (a
 // member that failed and is being replaced leaves such a trace; one being
-// deleted does not count), or its PodGroup's status says Running (observed
-// by an earlier scheduler).
+// deleted does not count), its PodGroup's status says Running (observed
+// by an earlier scheduler), or its quorum record is of this run and names
+// no member still pending (the members it lacks were lost after binding).
 func (g *Group) onNodes() (bound int, ranWhole bool) {
 	ran := 0
 	for _, mb := range g.members {
@@ -171,8 +180,10 @@ func (g *Group) onNodes() (bound int, ranWhole bool) {
 			ran++
 		}
 	}
+	current, interrupted := g.recordState()
 	ranWhole = int32(ran) >= g.spec.MinMember ||
-		(g.podGroup != nil && g.podGroup.Status.Phase == schedv1alpha1.PodGroupRunning)
+		(g.podGroup != nil && g.podGroup.Status.Phase == schedv1alpha1.PodGroupRunning) ||
+		(current && !interrupted)
 	return bound, ranWhole
 }
 
@@ -207,28 +218,51 @@ func (g *Group) reservedTotal() resources.List {
 	return total
 }
 
-// memberShape tells what one member not yet created requests: the spec's
-// MemberRequests, else the driver's executor-requests annotation, else an
-// existing non-driver member's requests (exact is true for these three);
-// else the largest member's, as a guess only.
-func (g *Group) memberShape() (shape resources.List, exact bool) {
+// declaredShape is what the group declares one member not yet created
+// requests: the spec's MemberRequests, else its Spark driver's
+// executor-requests annotation; nil when neither is declared.
+func (g *Group) declaredShape() resources.List {
 	if g.spec.MemberRequests != nil {
-		return g.spec.MemberRequests, true
+		return g.spec.MemberRequests
 	}
 	if g.driver != nil {
 		if s := SpecFromSparkDriver(g.driver); s.Valid() && s.MemberRequests != nil {
-			return s.MemberRequests, true
+			return s.MemberRequests
 		}
 	}
-	var largest resources.List
-	for _, uid := range sortedUIDs(g.members) {
-		req := g.members[uid].requests.Clone()
-		if !IsSparkDriver(g.members[uid].pod) {
-			return req, true
-		}
-		if largest == nil || compareSize(req, largest) > 0 {
-			largest = req
+	return nil
+}
+
+// realShape is what the newest live member that is not a Spark driver
+// requests, when it requests anything (memberTemplate's member); nil
+// otherwise. Once such a member exists, members to come are taken to be
+// its size: the real pod wins over the declaration.
+func (g *Group) realShape() resources.List {
+	t := g.memberTemplate()
+	if t.UID == "" || g.members[t.UID] == nil {
+		return nil
+	}
+	req := g.members[t.UID].requests
+	if withoutPods(req).IsZero() {
+		return nil
+	}
+	return req.Clone()
+}
+
+// withoutPods returns a copy of l without the pod count.
+func withoutPods(l resources.List) resources.List {
+	out := l.Clone()
+	delete(out, resources.Pods)
+	return out
+}
+
+// liveExecutors counts the live members that are not the Spark driver.
+func (g *Group) liveExecutors() int {
+	n := 0
+	for _, mb := range g.members {
+		if mb.live() && !IsSparkDriver(mb.pod) {
+			n++
 		}
 	}
-	return largest, false
+	return n
 }

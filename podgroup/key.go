@@ -39,11 +39,32 @@ const (
 	// covers; without it the planner uses the requests of an existing executor
 	// or member, or the driver's AnnotationExecutorRequests.
 	AnnotationMemberRequests = "gangsched.io/member-requests"
+	// AnnotationExecutorTemplate, on a Spark driver, is what its executors
+	// will look like beyond their requests: a pod in YAML or JSON, as in
+	// Spark's executor pod template file (spark.kubernetes.executor.podTemplateFile),
+	// with the node selector (spark.kubernetes.executor.node.selector.*),
+	// tolerations, affinity and labels the executors get. The room reserved
+	// for executors not created yet is planned for pods of that shape; without
+	// it they are planned with no node constraints. Once an executor exists,
+	// it is the template.
+	AnnotationExecutorTemplate = "gangsched.io/executor-template"
+	// AnnotationMemberTemplate is AnnotationExecutorTemplate on a PodGroup,
+	// for its members not created yet; a PodGroup without it uses its Spark
+	// driver's AnnotationExecutorTemplate.
+	AnnotationMemberTemplate = "gangsched.io/member-template"
 	// AnnotationReservedUntil, written by the scheduler on a PodGroup or
 	// Spark driver (RFC 3339), is until when room for the group's members
 	// not created yet is reserved; a new scheduler instance reserves it
 	// again after a restart or failover.
 	AnnotationReservedUntil = "gangsched.io/reserved-until"
+	// AnnotationQuorum, written by the scheduler on a PodGroup or Spark
+	// driver before the first member of a quorum binds, records that the
+	// group was admitted whole: "<RFC 3339 time> <uid>,<uid>,..." names the
+	// members placed together. A new scheduler instance that finds fewer
+	// than minMember members bound tells from it a binding it must finish
+	// (members it names still pending) from members lost after the group
+	// ran whole; without it, it deletes nothing.
+	AnnotationQuorum = "gangsched.io/quorum"
 )
 
 // Kind says where a group is declared.

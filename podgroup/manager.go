@@ -57,10 +57,16 @@ type Manager struct {
 	blocked map[types.UID]*v1.Pod
 	// gateNoticed holds the pods already told they wait for members.
 	gateNoticed map[types.UID]struct{}
+	// deletedPods holds the members the informer saw deleted, with when,
+	// for deletedPodsMemory, so that a scheduling cycle's stale copy does
+	// not bring one back.
+	deletedPods map[types.UID]time.Time
 	// retry holds released groups with when they may be admitted again.
 	retry map[Key]retryState
 	// podGroupAPI is whether the PodGroup CRD is served.
 	podGroupAPI bool
+	// quotas answers for the namespaces' ResourceQuotas (nil: none checked).
+	quotas Quotas
 
 	// tree is the queue hierarchy; queueObjs the Queue objects it was built
 	// from, and queueEvents the last Event recorded on each.
@@ -79,7 +85,24 @@ type Manager struct {
 	// deletedNodes are nodes deleted since last seen, which a scheduling
 	// cycle's snapshot may still hold.
 	deletedNodes map[string]struct{}
+	// disturbed are nodes where reserved room may be gone since the last
+	// cycle, with the cause (see checkDisturbedLocked); closedNodes the
+	// nodes cordoned now, which the queues' capacity leaves out.
+	disturbed   map[string]string
+	closedNodes map[string]bool
+	// nodeTaints holds each node's NoSchedule/NoExecute taints, rendered.
+	nodeTaints map[string]string
+	// victimOf maps each preemption victim to the group it makes room for.
+	victimOf map[types.UID]Key
+	// foreign are the pods on nodes that this scheduler does not place,
+	// and foreignUse what they use on each node.
+	foreign    map[types.UID]foreignPod
+	foreignUse map[string]resources.List
 }
+
+// deletedPodsMemory is how long a deleted member is remembered: longer
+// than any scheduling cycle that may still hold a copy of it.
+const deletedPodsMemory = 5 * time.Minute
 
 type retryState struct {
 	at       time.Time
@@ -100,6 +123,7 @@ func NewManager(cfg Config, clk clock.PassiveClock) *Manager {
 		reserving:   map[Key]*Group{},
 		blocked:     map[types.UID]*v1.Pod{},
 		gateNoticed: map[types.UID]struct{}{},
+		deletedPods: map[types.UID]time.Time{},
 		retry:       map[Key]retryState{},
 		podGroupAPI: true,
 
@@ -108,6 +132,12 @@ func NewManager(cfg Config, clk clock.PassiveClock) *Manager {
 		queueEvents:     map[queue.Name]string{},
 		nodeAllocatable: map[string]resources.List{},
 		deletedNodes:    map[string]struct{}{},
+		disturbed:       map[string]string{},
+		closedNodes:     map[string]bool{},
+		nodeTaints:      map[string]string{},
+		foreign:         map[types.UID]foreignPod{},
+		victimOf:        map[types.UID]Key{},
+		foreignUse:      map[string]resources.List{},
 	}
 }
 
@@ -175,8 +205,12 @@ func (m *Manager) upsertMemberLocked(g *Group, pod *v1.Pod, acts *Actions) {
 		defer m.activateIfCompleteLocked(g, acts)
 	}
 	phaseChanged := mb.pod != nil && mb.pod.Status.Phase != pod.Status.Phase
+	added := mb.pod == nil
 	mb.pod = pod
 	mb.requests = resources.PodRequests(pod)
+	if added {
+		m.checkMemberSizeLocked(g, mb, acts)
+	}
 	if IsSparkDriver(pod) {
 		changed := g.driver == nil || !annotationsEqual(g.driver, pod)
 		g.driver = pod
@@ -234,7 +268,8 @@ func (m *Manager) activateIfCompleteLocked(g *Group, acts *Actions) {
 
 func annotationsEqual(a, b *v1.Pod) bool {
 	return a.Annotations[AnnotationExecutors] == b.Annotations[AnnotationExecutors] &&
-		a.Annotations[AnnotationExecutorRequests] == b.Annotations[AnnotationExecutorRequests]
+		a.Annotations[AnnotationExecutorRequests] == b.Annotations[AnnotationExecutorRequests] &&
+		a.Annotations[AnnotationExecutorTemplate] == b.Annotations[AnnotationExecutorTemplate]
 }
 
 // DeletePod forgets a pod.
@@ -249,6 +284,7 @@ func (m *Manager) DeletePod(pod *v1.Pod) Actions {
 	if !ok {
 		return acts
 	}
+	m.deletedPods[pod.UID] = m.clock.Now()
 	g := m.groups[key]
 	if g == nil {
 		return acts
@@ -313,7 +349,8 @@ func (m *Manager) UpsertPodGroup(pg *schedv1alpha1.PodGroup) Actions {
 	var acts Actions
 	g := m.groupLocked(Key{Kind: KindPodGroup, Namespace: pg.Namespace, Name: pg.Name})
 	specChanged := g.podGroup == nil || g.podGroup.Generation != pg.Generation ||
-		g.podGroup.Annotations[AnnotationMemberRequests] != pg.Annotations[AnnotationMemberRequests]
+		g.podGroup.Annotations[AnnotationMemberRequests] != pg.Annotations[AnnotationMemberRequests] ||
+		g.podGroup.Annotations[AnnotationMemberTemplate] != pg.Annotations[AnnotationMemberTemplate]
 	g.podGroup = pg
 	m.noteReservedUntilLocked(g, pg.Annotations)
 	if specChanged {
@@ -346,11 +383,11 @@ func (m *Manager) DeletePodGroup(pg *schedv1alpha1.PodGroup) Actions {
 	if g.phase == PhaseAdmitted {
 		m.releaseLocked(g, metrics.ReleaseDeleted, fmt.Sprintf("PodGroup %s was deleted", key), &acts)
 	}
+	m.stopDrainingLocked(g)
 	if len(g.reserved) > 0 {
 		m.setReservedLocked(g, nil, metrics.ReservationFreed, &acts)
 	}
 	if len(g.members) == 0 {
-		m.stopDrainingLocked(g)
 		delete(m.groups, key)
 		delete(m.retry, key)
 	}

@@ -6,31 +6,118 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gangsched/gangsched/metrics"
 )
 
+// quorumRecord is a group's AnnotationQuorum: when it reached quorum, and
+// the members placed then.
+type quorumRecord struct {
+	at      time.Time
+	members map[types.UID]bool
+}
+
+// formatQuorum renders AnnotationQuorum.
+func formatQuorum(at time.Time, members []types.UID) string {
+	uids := make([]string, len(members))
+	for i, uid := range members {
+		uids[i] = string(uid)
+	}
+	return at.UTC().Format(time.RFC3339) + " " + strings.Join(uids, ",")
+}
+
+// parseQuorum reads AnnotationQuorum; nil when it is malformed.
+func parseQuorum(v string) *quorumRecord {
+	at, list, ok := strings.Cut(v, " ")
+	t, err := time.Parse(time.RFC3339, at)
+	if !ok || err != nil {
+		return nil
+	}
+	r := &quorumRecord{at: t, members: map[types.UID]bool{}}
+	for _, uid := range strings.Split(list, ",") {
+		if uid != "" {
+			r.members[types.UID(uid)] = true
+		}
+	}
+	return r
+}
+
+// noteQuorum takes up the quorum record on the group's object,
+// unless the group holds a newer one.
+func (g *Group) noteQuorum(annotations map[string]string) {
+	v, ok := annotations[AnnotationQuorum]
+	if !ok {
+		return
+	}
+	if r := parseQuorum(v); r != nil && (g.record == nil || r.at.After(g.record.at)) {
+		g.record = r
+	}
+}
+
+// placedUIDs lists the placed live members, by UID.
+func (g *Group) placedUIDs() []types.UID {
+	var out []types.UID
+	for _, uid := range sortedUIDs(g.members) {
+		if mb := g.members[uid]; mb.live() && mb.placed() {
+			out = append(out, uid)
+		}
+	}
+	return out
+}
+
+// recordState tells what the quorum record says of the group's members:
+// current when it names a member the group has (a record of an earlier run
+// of a reused PodGroup names none), and interrupted when a member it names
+// is live and not placed: a scheduler admitted the group whole and crashed
+// before binding all of it.
+func (g *Group) recordState() (current, interrupted bool) {
+	if g.record == nil {
+		return false, false
+	}
+	for uid := range g.record.members {
+		mb := g.members[uid]
+		if mb == nil {
+			continue
+		}
+		current = true
+		if mb.state == memberPending {
+			interrupted = true
+		}
+	}
+	return current, interrupted
+}
+
 // observeBoundLocked looks at a pending group's members on nodes, once its
 // spec is known (a PodGroup's members may be seen before the PodGroup, and
-// the default MinMember of 1 must not make them look complete):
+// the default MinMember of 1 must not make them look complete). What it
+// decides rests on what was recorded, never on a guess from the members
+// alone:
 //
 //   - a group that ran whole (see onNodes) is Running, whoever admitted it
 //     (this scheduler before a restart, or someone else);
-//   - a group with members bound, but not MinMember of them, was bound half
-//     way: a scheduler crashed while binding it. Nothing bound half way may
-//     stay so. The rest gets the permit timeout to be admitted and placed;
-//     if it is not, the group is released whole, bound members deleted
-//     (releasePartialLocked, run by Tick).
+//   - a group whose quorum record names members still pending was bound
+//     half way: a scheduler crashed while binding it. Nothing bound half
+//     way may stay so. The rest gets the permit timeout to be admitted and
+//     placed; if it is not, the group is released whole, bound members
+//     deleted (releasePartialLocked, run by Tick);
+//   - a group with fewer than MinMember bound and no such record (bound by
+//     someone else, or by a version that kept no record) waits for the rest
+//     to be admitted, and nothing of it is deleted.
 func (m *Manager) observeBoundLocked(g *Group) {
 	if g.phase != PhasePending || !g.spec.Valid() || (g.key.Kind == KindPodGroup && g.podGroup == nil) {
 		return
 	}
 	bound, ranWhole := g.onNodes()
+	if bound == 0 {
+		return
+	}
+	_, interrupted := g.recordState()
 	switch {
-	case ranWhole && bound > 0:
+	case ranWhole:
 		g.phase = PhaseRunning
 		g.partialDeadline = time.Time{}
-	case bound > 0 && !ranWhole && g.partialDeadline.IsZero():
+	case interrupted && g.partialDeadline.IsZero():
 		g.partialDeadline = m.clock.Now().Add(m.permitTimeoutLocked(g))
 	}
 }
@@ -42,7 +129,7 @@ func (m *Manager) observeBoundLocked(g *Group) {
 // no member is bound or the group ran whole.
 func (m *Manager) releasePartialLocked(g *Group, acts *Actions) {
 	bound, ranWhole := g.onNodes()
-	if bound == 0 || ranWhole {
+	if _, interrupted := g.recordState(); bound == 0 || ranWhole || !interrupted {
 		g.partialDeadline = time.Time{}
 		return
 	}

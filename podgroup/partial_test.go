@@ -19,9 +19,15 @@ import (
 
 // halfBound is what a new scheduler instance finds after its predecessor
 // crashed while binding a PodGroup of three 2-CPU pods: trio-0 bound on node
-// a, the other two pending. The pods are seen before the PodGroup, as
-// informers may deliver them.
+// a, the other two pending, and the quorum record naming all three on the
+// PodGroup. The pods are seen before the PodGroup, as informers may
+// deliver them.
 func halfBound(m *podgroup.Manager) (pg *schedv1alpha1.PodGroup, pods []*v1.Pod) {
+	return boundPartly(m, podgroup.AnnotationQuorum, "2026-01-02T03:04:05Z ns/trio-0,ns/trio-1,ns/trio-2")
+}
+
+// boundPartly is halfBound with the PodGroup annotated as given.
+func boundPartly(m *podgroup.Manager, kv ...string) (pg *schedv1alpha1.PodGroup, pods []*v1.Pod) {
 	pods = []*v1.Pod{
 		w.MakePod("ns", "trio-0").Group("trio").Req("cpu", "2").Node("a").Obj(),
 		w.MakePod("ns", "trio-1").Group("trio").Req("cpu", "2").Obj(),
@@ -30,9 +36,33 @@ func halfBound(m *podgroup.Manager) (pg *schedv1alpha1.PodGroup, pods []*v1.Pod)
 	for _, p := range pods {
 		m.UpsertPod(p)
 	}
-	pg = w.MakePodGroup("ns", "trio").MinMember(3).Obj()
+	pgw := w.MakePodGroup("ns", "trio").MinMember(3)
+	for i := 0; i+1 < len(kv); i += 2 {
+		pgw.Annotation(kv[i], kv[i+1])
+	}
+	pg = pgw.Obj()
 	m.UpsertPodGroup(pg)
 	return pg, pods
+}
+
+// Members bound below minMember with no quorum record of gangsched's (bound
+// by another scheduler, or what is left of a group that ran whole) are never
+// deleted on inference: the group waits for the rest to be admitted.
+func TestPartlyBoundGroupWithoutRecordIsNotDeleted(t *testing.T) {
+	for name, kv := range map[string][]string{
+		"no record":                      nil,
+		"record of an earlier run":       {podgroup.AnnotationQuorum, "2026-01-02T03:04:05Z ns/old-0,ns/old-1,ns/old-2"},
+		"record whose members all bound": {podgroup.AnnotationQuorum, "2026-01-02T03:04:05Z ns/trio-0,ns/gone-1,ns/gone-2"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			m, clk := newManager()
+			boundPartly(m, kv...)
+			clk.Step(10 * time.Minute)
+			if acts := m.Tick(); len(acts.Delete) > 0 {
+				t.Errorf("deleted %v, want nothing deleted", deletedNames(acts.Delete))
+			}
+		})
+	}
 }
 
 func deletedNames(ds []podgroup.Deletion) []string {

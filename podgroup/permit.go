@@ -5,6 +5,7 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 
 	"github.com/gangsched/gangsched/metrics"
@@ -13,27 +14,30 @@ import (
 
 // Assume records that the scheduler placed a member on node (Reserve): the
 // member takes its room from the group's reservation, on that node first,
-// then on its planned node, then on the others by name.
-func (m *Manager) Assume(pod *v1.Pod, node string) {
+// then on its planned node, then on the others by name. Room it takes from
+// the reservation on another node than its own is free again there: the
+// pods that wait for room are activated.
+func (m *Manager) Assume(pod *v1.Pod, node string) Actions {
+	var acts Actions
 	key, ok := KeyOf(pod)
 	if !ok {
-		return
+		return acts
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	g := m.groups[key]
 	if g == nil {
-		return
+		return acts
 	}
 	mb := g.members[pod.UID]
 	if mb == nil {
-		return
+		return acts
 	}
 	mb.state = memberAssumed
 	mb.node = node
 	mb.taken = nil
 	if len(g.reserved) == 0 {
-		return
+		return acts
 	}
 	need := resources.PodRequests(pod)
 	order := []string{node}
@@ -70,6 +74,14 @@ func (m *Manager) Assume(pod *v1.Pod, node string) {
 		delete(m.reserving, g.key)
 		metrics.ReservationHold.WithLabelValues(metrics.ReservationUsed).Observe(metrics.Since(m.clock.Now(), g.reservedSince))
 	}
+	for n := range mb.taken {
+		if n != node {
+			m.generation++
+			m.activateWaitingLocked(&acts)
+			break
+		}
+	}
+	return acts
 }
 
 // Forget undoes Assume (Unreserve): the member gives back what it took. A
@@ -229,23 +241,31 @@ func (m *Manager) reachQuorumLocked(g *Group, now time.Time, acts *Actions) {
 	g.partialDeadline = time.Time{}
 	delete(m.retry, g.key)
 	acts.Statuses = append(acts.Statuses, g.key)
-	// Room for members not placed yet must outlive a restart or failover:
-	// the deadline goes on the group's object before any member binds
-	// (Unpersisted), and a new instance reserves the room again (Restore).
+	// What the group was admitted with must outlive a restart or
+	// failover: the quorum record and the deadline of the room still
+	// reserved go on the group's object before any member binds
+	// (Unpersisted); a new instance finishes a binding it finds
+	// interrupted (observeBoundLocked) and reserves the room again
+	// (Restore).
 	g.unpersisted = nil
-	if len(g.reserved) > 0 {
-		if obj := g.eventObject(); obj != nil {
-			g.unpersisted = &Persist{Object: obj, ReservedUntil: g.deadline}
+	if obj := g.eventObject(); obj != nil {
+		p := &Persist{Object: obj, Quorum: formatQuorum(now, g.placedUIDs())}
+		if len(g.reserved) > 0 {
+			p.ReservedUntil = g.deadline
+		}
+		g.unpersisted = p
+		g.record = &quorumRecord{at: now.Truncate(time.Second), members: map[types.UID]bool{}}
+		for _, uid := range g.placedUIDs() {
+			g.record.members[uid] = true
 		}
 	}
 }
 
-// Unpersisted returns the reservation deadline of pod's group that is not
-// on the group's object yet. Members of a group that reached MinMember with
-// room still reserved write it before they bind (PreBind): were the
-// deadline written after a binding, a scheduler that crashed in between
-// would leave its successor with a running group and no trace of the room
-// it held.
+// Unpersisted returns what pod's group must write on its object before
+// its members bind (see Persist): members of a group that reached
+// MinMember write it in PreBind. Were it written after a binding, a
+// scheduler that crashed in between would leave its successor with a
+// group bound half way and no trace of the quorum or the room it held.
 func (m *Manager) Unpersisted(pod *v1.Pod) (Persist, bool) {
 	key, ok := KeyOf(pod)
 	if !ok {
@@ -268,7 +288,7 @@ func (m *Manager) Persisted(pod *v1.Pod, p Persist) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if g := m.groups[key]; g != nil && g.unpersisted != nil && g.unpersisted.ReservedUntil.Equal(p.ReservedUntil) {
+	if g := m.groups[key]; g != nil && g.unpersisted != nil && g.unpersisted.Quorum == p.Quorum {
 		g.unpersisted = nil
 	}
 }
@@ -322,7 +342,7 @@ func (m *Manager) releaseLocked(g *Group, code, reason string, acts *Actions) {
 	g.unpersisted = nil
 	g.planned = nil
 	g.failure = nil
-	g.victims = nil
+	m.forgetVictimsLocked(g)
 	r := m.retry[g.key]
 	backoff := m.cfg.RetryBackoff << min(r.releases, 10)
 	if m.cfg.MaxRetryBackoff > 0 {

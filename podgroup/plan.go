@@ -3,6 +3,7 @@ package podgroup
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 
 	v1 "k8s.io/api/core/v1"
@@ -29,15 +30,20 @@ type NodeRoom struct {
 }
 
 // Item is one member the planner must place: an existing pod, or a member
-// that will be created later (Pod nil), constrained like Template.
+// that will be created later (Pod nil), planned as Template.
 type Item struct {
 	// Pod is the existing member, nil for a member not yet created.
 	Pod *v1.Pod
-	// Template carries the node constraints (node selector, required node
-	// affinity, tolerations) of a member not yet created.
+	// Template is the pod a member not yet created is planned as (see
+	// Group.virtualMember): its constraints and its requests. Members of
+	// one shape share one Template.
 	Template *v1.Pod
 	// Requests is what the member needs, resources.Pods included.
 	Requests resources.List
+	// Total marks room the group needs for members of no known size: it
+	// is planned as room spread over the nodes that admit Template, in
+	// chunks of its proportions, not as one pod.
+	Total bool
 }
 
 func (it *Item) constraints() *v1.Pod {
@@ -47,9 +53,39 @@ func (it *Item) constraints() *v1.Pod {
 	return it.Template
 }
 
+// Simulation checks a plan against the scheduler profile's own Filter
+// plugins on the cycle's snapshot: inter-pod affinity, topology spread,
+// host ports, volumes and every other filter the profile runs, with the
+// members planned so far in place.
+type Simulation interface {
+	// Fits reports whether pod passes every Filter plugin on node, with the
+	// pods placed so far (Place) on their nodes; reason says why not.
+	Fits(pod *v1.Pod, node string) (ok bool, reason string)
+	// Place records pod on node for the checks that follow. A Template
+	// placed more than once counts as that many pods.
+	Place(pod *v1.Pod, node string)
+}
+
+// Simulator is what Nodes implement when they can run the profile's real
+// filters (the plugin's snapshot does; fakes in tests need not).
+type Simulator interface {
+	// Simulate starts a simulation on the nodes, as if the removed pods
+	// were gone.
+	Simulate(removed []*v1.Pod) Simulation
+}
+
+// simulationOf returns a simulation on nodes, or nil when they offer none.
+func simulationOf(nodes Nodes, removed []*v1.Pod) Simulation {
+	if s, ok := nodes.(Simulator); ok {
+		return s.Simulate(removed)
+	}
+	return nil
+}
+
 // Placement is a plan that places every item of a group.
 type Placement struct {
-	// Nodes gives the planned node of each item, by item index.
+	// Nodes gives the planned node of each item, by item index ("" for a
+	// Total item, spread over several nodes).
 	Nodes []string
 	// PerNode is the room the plan takes on each node.
 	PerNode map[string]resources.List
@@ -63,6 +99,9 @@ type Shortfall struct {
 	Unplaced, Items int
 	// Largest is the need of the largest item that found no node.
 	Largest resources.List
+	// Filtered says why the scheduler's filters turned away the first item
+	// that had room on some node but passed the filters on none ("" if none).
+	Filtered string
 	// ReservedForOthers is the room on the nodes held for other groups,
 	// already left out of Free, but for a starving group's.
 	ReservedForOthers resources.List
@@ -91,33 +130,78 @@ func (s *Shortfall) Message() string {
 	if !s.Needed.Fits(s.Free) {
 		return fmt.Sprintf("needs %s for %d pods, %s free%s", s.Needed, s.Items, free, reserved)
 	}
+	if s.Filtered != "" {
+		member, total := "a member", ""
+		if !withoutPods(s.Largest).IsZero() {
+			member = "a member needing " + s.Largest.String()
+		}
+		if !withoutPods(s.Needed).IsZero() {
+			total = fmt.Sprintf("; in total %s needed, %s free", s.Needed, free)
+		}
+		return fmt.Sprintf("%d of %d pods fit on no node at once: %s has room on some node but is refused there by the scheduler's filters (%s)%s%s",
+			s.Unplaced, s.Items, member, s.Filtered, total, reserved)
+	}
 	return fmt.Sprintf("%d of %d pods fit on no node at once (a member needing %s finds no node with room); in total %s needed, %s free%s",
 		s.Unplaced, s.Items, s.Largest, s.Needed, free, reserved)
 }
 
 // Plan places the first required items on the nodes, or explains why it
 // cannot; the items after them are placed where room is left, and left out
-// (an empty node name) where not. It tries the largest items first and puts each on the feasible node it fills most
-// (best fit), which keeps whole nodes free for later large members. The
-// result is deterministic: ties go to the node that comes first by name.
+// (an empty node name) where not. It tries the largest items first and puts
+// each on the feasible node it fills most (best fit), which keeps whole
+// nodes free for later large members; Total items come last. The result is
+// deterministic: ties go to the node that comes first by rank, then name.
 //
-// CAVEAT: only resources and node-level constraints (unschedulable,
-// taints, node selector and required node affinity) are planned; inter-pod
-// affinity, topology spread, ports and volumes are checked when each member
-// is scheduled, and a member that then fits nowhere releases the whole group.
-func Plan(logger klog.Logger, nodes []NodeRoom, items []Item, required int) (*Placement, *Shortfall) {
+// Two passes decide where an item may go. The fast one, here, checks
+// resources (after other groups' reservations) and node-level constraints
+// (unschedulable, taints, node selector and required node affinity). When
+// sim is not nil, the node the fast pass picks must also pass the
+// profile's real Filter plugins with the group's members planned so far in
+// place (sim.Fits); if it does not, the next best node is tried. Resources
+// that no node lists in its allocatable (extended resources backed by
+// dynamic resource allocation) are left to the real filters, and not
+// reserved.
+//
+// CAVEAT: Total items and, without sim, inter-pod affinity, topology
+// spread, ports and volumes are not planned: they are checked when each
+// member is scheduled, and a member that then fits nowhere releases its
+// group.
+func Plan(logger klog.Logger, nodes []NodeRoom, items []Item, required int, sim Simulation) (*Placement, *Shortfall) {
 	nodes = slices.Clone(nodes)
 	slices.SortFunc(nodes, func(a, b NodeRoom) int { return cmp.Or(cmp.Compare(a.Rank, b.Rank), cmp.Compare(a.Name, b.Name)) })
+	known := map[v1.ResourceName]bool{resources.Pods: true}
 	free := make([]resources.List, len(nodes))
 	for i := range nodes {
 		free[i] = nodes[i].Free.Clone()
+		for name := range nodes[i].Allocatable {
+			known[name] = true
+		}
+		for name := range nodes[i].Free {
+			known[name] = true
+		}
+	}
+	needs := make([]resources.List, len(items))
+	for i := range items {
+		needs[i] = resources.List{}
+		for name, v := range items[i].Requests {
+			if known[name] {
+				needs[i][name] = v
+			}
+		}
 	}
 	order := make([]int, len(items))
 	for i := range order {
 		order[i] = i
 	}
-	bySizeDesc := func(a, b int) int { return compareSize(items[b].Requests, items[a].Requests) }
-	slices.SortStableFunc(order[:required], bySizeDesc)
+	slices.SortStableFunc(order[:required], func(a, b int) int {
+		if items[a].Total != items[b].Total {
+			if items[a].Total {
+				return 1
+			}
+			return -1
+		}
+		return compareSize(needs[b], needs[a])
+	})
 
 	// Feasibility depends only on an item's constraints: evaluate each
 	// distinct constraint source once per node.
@@ -137,38 +221,49 @@ func Plan(logger klog.Logger, nodes []NodeRoom, items []Item, required int) (*Pl
 
 	placement := &Placement{Nodes: make([]string, len(items)), PerNode: map[string]resources.List{}}
 	short := &Shortfall{Needed: resources.List{}, Items: required}
+	take := func(i int, need resources.List) {
+		free[i].Sub(need)
+		name := nodes[i].Name
+		if placement.PerNode[name] == nil {
+			placement.PerNode[name] = resources.List{}
+		}
+		placement.PerNode[name].Add(need)
+	}
 	for _, idx := range order {
 		it := &items[idx]
+		need := needs[idx]
 		if idx < required {
-			short.Needed.Add(it.Requests)
+			short.Needed.Add(need)
 		}
 		ok := feasibleFor(it)
-		best := -1
-		for i := range nodes {
-			if !ok[i] || !it.Requests.Fits(free[i]) {
-				continue
+		if it.Total {
+			if !spread(need, free, ok, take) && idx < required {
+				short.Unplaced++
+				if short.Largest == nil {
+					short.Largest = need.Clone()
+				}
 			}
-			if best < 0 || leftover(free[i], it.Requests) < leftover(free[best], it.Requests) {
-				best = i
-			}
+			continue
 		}
+		best, filtered := bestNode(nodes, free, ok, need, it.constraints(), sim)
 		if best < 0 {
 			if idx >= required {
 				continue // optional: placed only where room is left
 			}
 			short.Unplaced++
 			if short.Largest == nil {
-				short.Largest = it.Requests.Clone()
+				short.Largest = need.Clone()
+			}
+			if short.Filtered == "" {
+				short.Filtered = filtered
 			}
 			continue
 		}
-		free[best].Sub(it.Requests)
-		name := nodes[best].Name
-		placement.Nodes[idx] = name
-		if placement.PerNode[name] == nil {
-			placement.PerNode[name] = resources.List{}
+		take(best, need)
+		placement.Nodes[idx] = nodes[best].Name
+		if sim != nil {
+			sim.Place(it.constraints(), nodes[best].Name)
 		}
-		placement.PerNode[name].Add(it.Requests)
 	}
 	if short.Unplaced > 0 {
 		short.Free = resources.List{}
@@ -180,13 +275,90 @@ func Plan(logger klog.Logger, nodes []NodeRoom, items []Item, required int) (*Pl
 	return placement, nil
 }
 
+// bestNode returns the index of the feasible node with room for need that
+// pod fills most and that passes sim, or -1 with the reason the real
+// filters gave on the best node with room (when sim refused them all). The
+// common case, the best node passing, costs one scan; otherwise the nodes
+// with room are sorted once and tried in order.
+func bestNode(nodes []NodeRoom, free []resources.List, ok []bool, need resources.List, pod *v1.Pod, sim Simulation) (int, string) {
+	better := func(i, j int) bool { return leftover(free[i], need) < leftover(free[j], need) }
+	best := -1
+	for i := range nodes {
+		if ok[i] && need.Fits(free[i]) && (best < 0 || better(i, best)) {
+			best = i
+		}
+	}
+	if best < 0 || sim == nil {
+		return best, ""
+	}
+	fits, reason := sim.Fits(pod, nodes[best].Name)
+	if fits {
+		return best, ""
+	}
+	var rest []int
+	for i := range nodes {
+		if i != best && ok[i] && need.Fits(free[i]) {
+			rest = append(rest, i)
+		}
+	}
+	slices.SortStableFunc(rest, func(a, b int) int { return cmp.Compare(leftover(free[a], need), leftover(free[b], need)) })
+	for _, i := range rest {
+		if fits, _ := sim.Fits(pod, nodes[i].Name); fits {
+			return i, ""
+		}
+	}
+	return -1, reason
+}
+
+// spread places a Total need over the feasible nodes with the most free
+// CPU first, taking from each node a chunk of need's proportions (the
+// largest that fits), until all of need is placed; it reports whether it
+// was. Chunks keep whole pods' worth of every resource together as far as
+// the nodes allow, which a Total cut by resource alone would not.
+func spread(need resources.List, free []resources.List, ok []bool, take func(int, resources.List)) bool {
+	left := withoutPods(need)
+	if left.IsZero() {
+		return true
+	}
+	idx := make([]int, 0, len(free))
+	for i := range free {
+		if ok[i] {
+			idx = append(idx, i)
+		}
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return -cmp.Compare(free[a][v1.ResourceCPU], free[b][v1.ResourceCPU]) })
+	for _, i := range idx {
+		frac := 1.0
+		for name, v := range left {
+			if v > 0 {
+				frac = min(frac, float64(max(free[i][name], 0))/float64(v))
+			}
+		}
+		if frac <= 0 {
+			continue
+		}
+		chunk := resources.List{}
+		for name, v := range left {
+			if v > 0 {
+				chunk[name] = min(int64(math.Ceil(float64(v)*frac)), free[i][name])
+			}
+		}
+		take(i, chunk)
+		left.Sub(chunk)
+		if left.IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
 // leftover scores how much of a node an item would leave unused: CPU first,
 // memory to break ties. Lower is a tighter fit.
 func leftover(free, req resources.List) float64 {
 	return float64(free[v1.ResourceCPU]-req[v1.ResourceCPU])*1e6 + float64(free[v1.ResourceMemory]-req[v1.ResourceMemory])/float64(1<<20)
 }
 
-// compareSize orders requests by CPU, then memory, then the rest.
+// compareSize orders requests by CPU, then memory.
 func compareSize(a, b resources.List) int {
 	if c := cmp.Compare(a[v1.ResourceCPU], b[v1.ResourceCPU]); c != 0 {
 		return c

@@ -38,7 +38,7 @@ func BenchmarkPlan(b *testing.B) {
 		b.Run(fmt.Sprintf("nodes=%d/members=50", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, short := podgroup.Plan(klog.Background(), rooms, items, len(items)); short != nil {
+				if _, short := podgroup.Plan(klog.Background(), rooms, items, len(items), nil); short != nil {
 					b.Fatal(short.Message())
 				}
 			}

@@ -26,8 +26,11 @@ func TestPlan(t *testing.T) {
 		nodes     []podgroup.NodeRoom
 		items     []podgroup.Item
 		required  int
+		sim       podgroup.Simulation
 		wantNodes []string
-		wantShort string
+		// wantPerNode, when set, is the room the plan takes on each node.
+		wantPerNode map[string]resources.List
+		wantShort   string
 	}{
 		"best fit packs the fuller node": {
 			nodes:     []podgroup.NodeRoom{room("a", 4, 16, nil), room("b", 2, 16, nil)},
@@ -59,6 +62,53 @@ func TestPlan(t *testing.T) {
 			required:  1,
 			wantShort: "1 of 1 pods fit on no node at once (a member needing cpu 2 finds no node with room); in total cpu 2 needed, cpu 9 free",
 		},
+		"a total is spread in chunks of its proportions, most free first": {
+			nodes:     []podgroup.NodeRoom{room("a", 4, 16, nil), room("b", 2, 16, nil)},
+			items:     []podgroup.Item{{Requests: resources.List{"cpu": 5000, "memory": 10 << 30}, Total: true}},
+			required:  1,
+			wantNodes: []string{""},
+			wantPerNode: map[string]resources.List{
+				"a": {"cpu": 4000, "memory": 8 << 30},
+				"b": {"cpu": 1000, "memory": 2 << 30},
+			},
+		},
+		"a total larger than the free room does not fit": {
+			nodes:     []podgroup.NodeRoom{room("a", 4, 16, nil), room("b", 2, 16, nil)},
+			items:     []podgroup.Item{{Requests: resources.List{"cpu": 7000}, Total: true}},
+			required:  1,
+			wantShort: "needs cpu 7 for 1 pods, cpu 6 free",
+		},
+		"pods come before a total, whatever its size": {
+			nodes:     []podgroup.NodeRoom{room("a", 4, 16, nil), room("b", 2, 16, nil)},
+			items:     []podgroup.Item{{Requests: resources.List{"cpu": 2000}, Total: true}, item(4, 1)},
+			required:  2,
+			wantNodes: []string{"", "a"},
+			wantPerNode: map[string]resources.List{
+				"a": {"cpu": 4000, "memory": 1 << 30, "pods": 1},
+				"b": {"cpu": 2000},
+			},
+		},
+		"resources no node lists are left to the real filters, not reserved": {
+			nodes:       []podgroup.NodeRoom{room("a", 4, 16, nil)},
+			items:       []podgroup.Item{{Requests: resources.List{"cpu": 1000, "example.com/gpu": 1, "pods": 1}}},
+			required:    1,
+			wantNodes:   []string{"a"},
+			wantPerNode: map[string]resources.List{"a": {"cpu": 1000, "pods": 1}},
+		},
+		"the real filters turn the best node away: the next best": {
+			nodes:     []podgroup.NodeRoom{room("a", 4, 16, nil), room("b", 2, 16, nil), room("c", 3, 16, nil)},
+			items:     []podgroup.Item{item(2, 1)},
+			required:  1,
+			sim:       refuse{"b": "node(s) didn't match pod anti-affinity rules"},
+			wantNodes: []string{"c"},
+		},
+		"the real filters turn every node away: their reason": {
+			nodes:     []podgroup.NodeRoom{room("a", 4, 16, nil), room("b", 2, 16, nil)},
+			items:     []podgroup.Item{item(2, 1)},
+			required:  1,
+			sim:       refuse{"a": "node(s) had untolerated taint", "b": "node(s) didn't match pod anti-affinity rules"},
+			wantShort: "1 of 1 pods fit on no node at once: a member needing cpu 2, memory 1Gi has room on some node but is refused there by the scheduler's filters (node(s) didn't match pod anti-affinity rules); in total cpu 2, memory 1Gi needed, cpu 6, memory 32Gi free",
+		},
 		"optional members placed only where room is left": {
 			nodes:     []podgroup.NodeRoom{room("a", 4, 16, nil)},
 			items:     []podgroup.Item{item(3, 1), item(3, 1)},
@@ -69,7 +119,7 @@ func TestPlan(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			logger, _ := ktesting.NewTestContext(t)
-			placement, short := podgroup.Plan(logger, tc.nodes, tc.items, tc.required)
+			placement, short := podgroup.Plan(logger, tc.nodes, tc.items, tc.required, tc.sim)
 			if tc.wantShort != "" {
 				if short == nil {
 					t.Fatalf("plan succeeded with %v, want shortfall", placement.Nodes)
@@ -85,6 +135,22 @@ func TestPlan(t *testing.T) {
 			if diff := cmp.Diff(tc.wantNodes, placement.Nodes); diff != "" {
 				t.Errorf("nodes (-want,+got):\n%s", diff)
 			}
+			if tc.wantPerNode != nil {
+				if diff := cmp.Diff(tc.wantPerNode, placement.PerNode); diff != "" {
+					t.Errorf("room per node (-want,+got):\n%s", diff)
+				}
+			}
 		})
 	}
 }
+
+// refuse is a Simulation whose filters refuse the listed nodes, with the
+// given reasons.
+type refuse map[string]string
+
+func (r refuse) Fits(_ *v1.Pod, node string) (bool, string) {
+	reason, refused := r[node]
+	return !refused, reason
+}
+
+func (refuse) Place(*v1.Pod, string) {}

@@ -3,6 +3,7 @@ package podgroup
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -102,16 +103,19 @@ func (m *Manager) Preempt(logger klog.Logger, pod *v1.Pod, nodes Nodes, allowed 
 		allocated[q] = a.Clone()
 	}
 	var chosen []*Victim
+	var chosenPods []*v1.Pod
 	var plan *Placement
 	for _, c := range candidates {
-		if !m.eligibleVictimLocked(g, c, f, allocated) || !allowed(c.Pods) {
+		// The budgets must allow the victims together, not each alone.
+		if !m.eligibleVictimLocked(g, c, f, allocated) || !allowed(append(slices.Clone(chosenPods), c.Pods...)) {
 			continue
 		}
 		chosen = append(chosen, c)
+		chosenPods = append(chosenPods, c.Pods...)
 		if a := allocated[c.Queue]; a != nil {
 			a.Sub(c.total)
 		}
-		if p, short := Plan(logger, withFreed(base, chosen), items, required); short == nil {
+		if p, short := Plan(logger, withFreed(base, chosen), items, required, nil); short == nil {
 			plan = p
 			break
 		}
@@ -123,28 +127,48 @@ func (m *Manager) Preempt(logger klog.Logger, pod *v1.Pod, nodes Nodes, allowed 
 	// 3. Spare what is not needed, most important first.
 	for i := len(chosen) - 1; i >= 0 && len(chosen) > 1; i-- {
 		without := slices.Delete(slices.Clone(chosen), i, i+1)
-		if p, short := Plan(logger, withFreed(base, without), items, required); short == nil {
+		if p, short := Plan(logger, withFreed(base, without), items, required, nil); short == nil {
 			chosen, plan = without, p
 		}
 	}
 
-	// 4. Admit the group on the room the victims free; its members wait
+	// 4. The victims chosen on resources and node constraints must also
+	// make room by the scheduler's own filters, with their pods gone.
+	var gone []*v1.Pod
+	for _, c := range chosen {
+		gone = append(gone, c.Pods...)
+	}
+	if sim := simulationOf(nodes, gone); sim != nil {
+		p, short := Plan(logger, withFreed(base, chosen), items, required, sim)
+		if short != nil {
+			return PreemptionPlan{Message: fmt.Sprintf("evicting %d groups would make room, but not by the scheduler's filters: pod group %s %s",
+				len(chosen), key, short.Message())}, acts
+		}
+		plan = p
+	}
+
+	// 5. Admit the group on the room the victims free; its members wait
 	// until the victims are gone.
 	victims := make([]Victim, len(chosen))
 	var names []string
-	g.victims = map[types.UID]bool{}
+	g.victims = map[types.UID]Deletion{}
 	for i, c := range chosen {
 		victims[i] = *c
 		metrics.PreemptedGroups.WithLabelValues(string(c.Queue)).Inc()
 		metrics.PreemptedPods.WithLabelValues(string(c.Queue)).Add(float64(len(c.Pods)))
 		names = append(names, c.name)
 		for _, p := range c.Pods {
-			g.victims[p.UID] = true
+			d := Deletion{Pod: p, Reason: v1.PodReasonPreemptionByScheduler,
+				Message: fmt.Sprintf("preempting to accommodate the group of %s: %s", klog.KObj(pod), c.Why)}
+			g.victims[p.UID] = d
+			m.victimOf[p.UID] = key
+			acts.Delete = append(acts.Delete, d)
 		}
 		m.evictLocked(c, g, &acts)
 	}
 	m.admitLocked(logger, g, planResult{items: items, placement: plan}, pod, &acts)
 	g.deadline = m.clock.Now().Add(victimsTimeout)
+	g.evicted = m.clock.Now()
 	msg := fmt.Sprintf("pod group %s preempts %s (%d pods) to make room, and waits for them to exit", key, strings.Join(names, ", "), len(g.victims))
 	m.eventLocked(g, &acts, v1.EventTypeNormal, ReasonPreempting, msg)
 	logger.V(2).Info("Preempting for pod group", "podGroup", key, "victims", names)
@@ -351,14 +375,45 @@ func (m *Manager) evictLocked(c *Victim, g *Group, acts *Actions) {
 // last one goes, the group's members may be placed, within the permit
 // timeout from now.
 func (m *Manager) victimGoneLocked(uid types.UID, acts *Actions) {
-	for _, g := range m.groups {
-		if !g.victims[uid] {
-			continue
-		}
-		delete(g.victims, uid)
-		if len(g.victims) == 0 && g.phase == PhaseAdmitted {
-			g.deadline = m.clock.Now().Add(m.permitTimeoutLocked(g))
-			acts.Activate = append(acts.Activate, g.pendingPods()...)
-		}
+	key, ok := m.victimOf[uid]
+	if !ok {
+		return
 	}
+	delete(m.victimOf, uid)
+	g := m.groups[key]
+	if g == nil {
+		return
+	}
+	if _, ok := g.victims[uid]; !ok {
+		return
+	}
+	delete(g.victims, uid)
+	if len(g.victims) == 0 && g.phase == PhaseAdmitted {
+		g.deadline = m.clock.Now().Add(m.permitTimeoutLocked(g))
+		acts.Activate = append(acts.Activate, g.pendingPods()...)
+	}
+}
+
+// evictRetry is how often the evictions of victims that have not left are
+// issued again (an eviction may fail, and nothing else retries it).
+const evictRetry = 10 * time.Second
+
+// retryEvictionsLocked issues again the evictions of g's victims still
+// there, evictRetry after the last time.
+func (m *Manager) retryEvictionsLocked(g *Group, now time.Time, acts *Actions) {
+	if len(g.victims) == 0 || now.Sub(g.evicted) < evictRetry {
+		return
+	}
+	g.evicted = now
+	for _, uid := range slices.Sorted(maps.Keys(g.victims)) {
+		acts.Delete = append(acts.Delete, g.victims[uid])
+	}
+}
+
+// forgetVictimsLocked drops g's victims (it was released).
+func (m *Manager) forgetVictimsLocked(g *Group) {
+	for uid := range g.victims {
+		delete(m.victimOf, uid)
+	}
+	g.victims = nil
 }

@@ -55,8 +55,11 @@ func (m *Manager) SetQueues(queues []*v1alpha1.Queue) Actions {
 	return acts
 }
 
-// UpsertNode records a node's allocatable resources, whose sum is the
-// capacity the queues share.
+// UpsertNode records a node's allocatable resources, whose sum over the
+// nodes that take pods is the capacity the queues share. A node that is
+// cordoned or newly tainted NoSchedule/NoExecute may no longer admit the
+// members its reserved room is for: the next scheduling cycle checks
+// (checkDisturbedLocked).
 func (m *Manager) UpsertNode(node *v1.Node) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -65,7 +68,37 @@ func (m *Manager) UpsertNode(node *v1.Node) {
 		m.nodeAllocatable[node.Name] = alloc
 		m.capacity = nil
 	}
+	if closed := node.Spec.Unschedulable; closed != m.closedNodes[node.Name] {
+		if closed {
+			m.closedNodes[node.Name] = true
+		} else {
+			delete(m.closedNodes, node.Name)
+		}
+		m.capacity = nil
+	}
+	if taints := blockingTaints(node); taints != m.nodeTaints[node.Name] || node.Spec.Unschedulable {
+		if (taints != "" || node.Spec.Unschedulable) && m.reservedOnNodeLocked(node.Name) {
+			m.disturbLocked(node.Name, ReservationNodeClosed)
+		}
+		if taints == "" {
+			delete(m.nodeTaints, node.Name)
+		} else {
+			m.nodeTaints[node.Name] = taints
+		}
+	}
 	delete(m.deletedNodes, node.Name)
+}
+
+// blockingTaints renders the node's NoSchedule and NoExecute taints, to
+// tell when they change.
+func blockingTaints(node *v1.Node) string {
+	var b strings.Builder
+	for _, t := range node.Spec.Taints {
+		if t.Effect == v1.TaintEffectNoSchedule || t.Effect == v1.TaintEffectNoExecute {
+			fmt.Fprintf(&b, "%s=%s:%s;", t.Key, t.Value, t.Effect)
+		}
+	}
+	return b.String()
 }
 
 // DeleteNode forgets a node, and the room groups reserved on it (see
@@ -75,16 +108,26 @@ func (m *Manager) DeleteNode(node *v1.Node) Actions {
 	defer m.mu.Unlock()
 	var acts Actions
 	delete(m.nodeAllocatable, node.Name)
+	delete(m.closedNodes, node.Name)
+	delete(m.nodeTaints, node.Name)
 	m.capacity = nil
 	m.nodeGoneLocked(node.Name, &acts)
 	return acts
 }
 
+// capacityLocked is what the queues share: the allocatable resources of
+// the nodes that take pods (not cordoned), less what pods of other
+// schedulers use there.
 func (m *Manager) capacityLocked() resources.List {
 	if m.capacity == nil {
 		m.capacity = resources.List{}
-		for _, a := range m.nodeAllocatable {
-			m.capacity.Add(a)
+		for name, a := range m.nodeAllocatable {
+			if m.closedNodes[name] {
+				continue
+			}
+			left := a.Clone()
+			left.Sub(m.foreignUse[name])
+			m.capacity.Add(left.NonNegative())
 		}
 		delete(m.capacity, resources.Pods)
 	}
@@ -269,7 +312,12 @@ func (m *Manager) queueCheckLocked(g *Group, f *fairness) string {
 	case !n.IsLeaf():
 		return fmt.Sprintf("queue %s has child queues: groups go to leaf queues", name)
 	}
-	need := g.demand()
+	return m.maxCheckLocked(n, g.demand(), f)
+}
+
+// maxCheckLocked says which queue, of n and those above it, need would
+// take over its max, or "".
+func (m *Manager) maxCheckLocked(n *queue.Node, need resources.List, f *fairness) string {
 	for _, a := range n.Ancestry() {
 		if a.Max == nil {
 			continue
@@ -287,7 +335,8 @@ func (m *Manager) queueCheckLocked(g *Group, f *fairness) string {
 }
 
 // eligibleLocked reports whether a pending group could be admitted if it
-// fit: declared, valid, complete, not backing off, and let in by its queue.
+// fit: declared, valid, complete, not backing off, and let in by its queue
+// and its namespace's quotas.
 func (m *Manager) eligibleLocked(g *Group, f *fairness) bool {
 	if g.phase != PhasePending || !g.spec.Valid() || (g.key.Kind == KindPodGroup && g.podGroup == nil) {
 		return false
@@ -299,7 +348,7 @@ func (m *Manager) eligibleLocked(g *Group, f *fairness) bool {
 	if r, ok := m.retry[g.key]; ok && m.clock.Now().Before(r.at) {
 		return false
 	}
-	return m.queueCheckLocked(g, f) == ""
+	return m.queueCheckLocked(g, f) == "" && m.quotaCheckLocked(g) == ""
 }
 
 // maxAhead bounds how many groups ahead of a group Admit plans, to keep an

@@ -2,7 +2,6 @@ package podgroup
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -18,10 +17,12 @@ import (
 // scheduler instance took up again.
 const ReasonRestored = "ReservationRestored"
 
-// noteReservedUntilLocked reads AnnotationReservedUntil from the group's
-// object; a group found running with it, after a restart, gets its
-// reservation back at the next scheduling cycle (Restore).
+// noteReservedUntilLocked reads AnnotationReservedUntil and AnnotationQuorum
+// from the group's object; a group found running with room reserved, after
+// a restart, gets its reservation back at the next scheduling cycle
+// (Restore).
 func (m *Manager) noteReservedUntilLocked(g *Group, annotations map[string]string) {
+	g.noteQuorum(annotations)
 	v, ok := annotations[AnnotationReservedUntil]
 	if !ok || len(g.reserved) > 0 || g.handled {
 		return // this instance admitted it, and knows its reservation
@@ -54,15 +55,33 @@ func (m *Manager) Restore(logger klog.Logger, nodes Nodes) Actions {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var acts Actions
+	m.restoreLocked(logger, nodes, &acts)
+	return acts
+}
+
+func (m *Manager) restoreLocked(logger klog.Logger, nodes Nodes, out *Actions) {
+	var acts Actions
+	defer func() { out.merge(acts) }()
 	if !m.restorePending {
-		return acts
+		return
 	}
 	m.restorePending = false
 	now := m.clock.Now()
 	for _, key := range sortedKeys(m.groups) {
 		g := m.groups[key]
 		if len(g.lostNodes) > 0 {
-			m.replanLocked(logger, g, nodes, &acts)
+			gone, lost := g.lostNodes, g.lost
+			g.lostNodes, g.lost = nil, nil
+			if g.phase == PhaseRunning {
+				m.replanLocked(logger, g, nodes, m.deletedNodes, ReservationNodeDeleted,
+					fmt.Sprintf("node %s was deleted with %s reserved there", strings.Join(gone, ", "), lost), &acts)
+			}
+		}
+		if what := g.resized; what != "" {
+			g.resized = ""
+			if g.phase == PhaseRunning && len(g.reserved) > 0 {
+				m.replanLocked(logger, g, nodes, nil, ReservationResized, what, &acts)
+			}
 		}
 		until := g.restoreUntil
 		g.restoreUntil = time.Time{}
@@ -90,7 +109,7 @@ func (m *Manager) Restore(logger klog.Logger, nodes Nodes) Actions {
 		if len(items) == 0 {
 			continue
 		}
-		placement, _ := Plan(logger, m.roomsLocked(nodes.Rooms(), key), items, 0)
+		placement, _ := Plan(logger, m.roomsLocked(nodes.Rooms(), key), items, 0, simulationOf(nodes, nil))
 		g.handled = true
 		g.deadline = until
 		g.planned = map[types.UID]string{}
@@ -105,7 +124,7 @@ func (m *Manager) Restore(logger klog.Logger, nodes Nodes) Actions {
 		logger.V(2).Info("Restored a reservation", "podGroup", key, "nodes", len(placement.PerNode))
 	}
 	clear(m.deletedNodes)
-	return acts
+	m.checkDisturbedLocked(logger, nodes, &acts)
 }
 
 // nodeGoneLocked handles the room groups held on a deleted node:
@@ -158,43 +177,4 @@ func (g *Group) usesNode(node string) bool {
 		}
 	}
 	return false
-}
-
-// replanLocked reserves again, on the nodes of this cycle but deleted ones,
-// what a running group still needs for members not placed: the room it
-// held on deleted nodes moves elsewhere (the rest may move too, to keep the
-// plan whole). If it fits nowhere, the group keeps what it holds on the
-// nodes left, and an Event says what was lost.
-func (m *Manager) replanLocked(logger klog.Logger, g *Group, nodes Nodes, acts *Actions) {
-	gone, lost := g.lostNodes, g.lost
-	g.lostNodes, g.lost = nil, nil
-	if g.phase != PhaseRunning {
-		return
-	}
-	_, placed := g.counts()
-	items, required := m.itemsLocked(g, placed)
-	rooms := m.roomsLocked(nodes.Rooms(), g.key)
-	rooms = slices.DeleteFunc(slices.Clone(rooms), func(r NodeRoom) bool {
-		_, deleted := m.deletedNodes[r.Name]
-		return deleted
-	})
-	placement, short := Plan(logger, rooms, items, required)
-	if short != nil {
-		m.eventLocked(g, acts, v1.EventTypeWarning, ReasonReservationLost, fmt.Sprintf(
-			"pod group %s: node %s was deleted with %s reserved there for members not placed yet; no other node has room for it (%s), so it is no longer reserved",
-			g.key, strings.Join(gone, ", "), lost, short.Message()))
-		logger.V(2).Info("Room reserved on a deleted node fits nowhere else", "podGroup", g.key, "nodes", gone)
-		return
-	}
-	g.planned = map[types.UID]string{}
-	for i, it := range items {
-		if it.Pod != nil && placement.Nodes[i] != "" {
-			g.planned[it.Pod.UID] = placement.Nodes[i]
-		}
-	}
-	m.setReservedLocked(g, placement.PerNode, "", acts)
-	m.eventLocked(g, acts, v1.EventTypeNormal, ReasonReservationReplanned, fmt.Sprintf(
-		"pod group %s: node %s was deleted with %s reserved there; %s reserved again on %s for members not placed yet",
-		g.key, strings.Join(gone, ", "), lost, g.reservedTotal(), strings.Join(sortedNodeNames(placement.PerNode), ", ")))
-	logger.V(2).Info("Planned again the room reserved on a deleted node", "podGroup", g.key, "deleted", gone, "nodes", sortedNodeNames(placement.PerNode))
 }

@@ -29,6 +29,14 @@ type Spec struct {
 	// MemberRequests is what one member not yet created requests; nil when
 	// unknown (see memberShape).
 	MemberRequests resources.List
+	// Executors is how many executors a Spark driver declares
+	// (AnnotationExecutors); the members to come of a Spark app are those
+	// not created yet of them, whatever their size.
+	Executors int64
+	// MemberTemplate is what a member not yet created looks like beyond its
+	// requests (node selector, tolerations, affinity, labels); nil when not
+	// declared (see Group.memberTemplate).
+	MemberTemplate *v1.Pod
 	// ScheduleTimeout overrides the plugin's permit timeout when positive.
 	ScheduleTimeout time.Duration
 	// Errs lists what is wrong with the declaration; a group with errors is
@@ -71,7 +79,23 @@ func SpecFromPodGroup(pg *schedv1alpha1.PodGroup) Spec {
 			s.MemberRequests = rl
 		}
 	}
+	s.MemberTemplate = templateOf(pg.Annotations, AnnotationMemberTemplate, &s.Errs)
 	return s
+}
+
+// templateOf parses the template annotation key, if set, adding an error
+// naming it when it is not a pod.
+func templateOf(annotations map[string]string, key string, errs *field.ErrorList) *v1.Pod {
+	v, ok := annotations[key]
+	if !ok {
+		return nil
+	}
+	pod, err := parseTemplate(v)
+	if err != nil {
+		*errs = append(*errs, field.Invalid(field.NewPath("metadata", "annotations").Key(key), v, err.Error()))
+		return nil
+	}
+	return pod
 }
 
 // SpecFromSparkDriver reads a Spark driver's gangsched annotations. The group
@@ -83,6 +107,7 @@ func SpecFromSparkDriver(driver *v1.Pod) Spec {
 	annotations := field.NewPath("metadata", "annotations")
 	countStr, hasCount := driver.Annotations[AnnotationExecutors]
 	reqStr, hasReq := driver.Annotations[AnnotationExecutorRequests]
+	s.MemberTemplate = templateOf(driver.Annotations, AnnotationExecutorTemplate, &s.Errs)
 	if !hasCount && !hasReq {
 		return s
 	}
@@ -113,6 +138,7 @@ func SpecFromSparkDriver(driver *v1.Pod) Spec {
 	if !s.Valid() {
 		return s
 	}
+	s.Executors = count
 	total := resources.PodRequests(driver)
 	if count > 0 {
 		total.Add(s.MemberRequests.Scaled(count))
@@ -123,12 +149,15 @@ func SpecFromSparkDriver(driver *v1.Pod) Spec {
 
 // splitRemainder cuts the room a group still needs into pieces of one
 // member's shape; the last piece takes what is left. Resources the shape does
-// not name are spread evenly over the pieces. Every piece counts one pod.
-func splitRemainder(rem, shape resources.List) []resources.List {
+// not name are spread evenly over the pieces. Every piece counts one pod. ok
+// is false when the shape does not measure rem (no resource in common) or
+// would cut it into more than maxVirtualMembers pieces: rem is then planned
+// as a total (see Item.Total).
+func splitRemainder(rem, shape resources.List) (pieces []resources.List, ok bool) {
 	rem = rem.NonNegative()
 	delete(rem, resources.Pods)
 	if rem.IsZero() {
-		return nil
+		return nil, true
 	}
 	count := int64(0)
 	for name, v := range rem {
@@ -136,11 +165,10 @@ func splitRemainder(rem, shape resources.List) []resources.List {
 			count = max(count, (v+s-1)/s)
 		}
 	}
-	if count == 0 {
-		count = 1 // shape unknown or unrelated: one piece with all of it
+	if count == 0 || count > maxVirtualMembers {
+		return nil, false
 	}
-	count = min(count, maxVirtualMembers)
-	pieces := make([]resources.List, 0, count)
+	pieces = make([]resources.List, 0, count)
 	left := rem.Clone()
 	for i := int64(0); i < count; i++ {
 		piece := resources.List{resources.Pods: 1}
@@ -162,37 +190,7 @@ func splitRemainder(rem, shape resources.List) []resources.List {
 		}
 		pieces = append(pieces, piece)
 	}
-	return pieces
-}
-
-// evenShape turns a guessed member shape into an even cut of rem: as many
-// pieces as the guess's CPU goes into rem's CPU (or, without CPU, its
-// largest count), each an equal part of every resource. With only a
-// driver to go by, this cuts Spark Operator's minResources into executors of
-// the right size when the driver's CPU matches theirs, and into even pieces
-// otherwise, never into pieces of one resource only.
-func evenShape(rem, guess resources.List) resources.List {
-	count := int64(0)
-	if c, g := rem[v1.ResourceCPU], guess[v1.ResourceCPU]; c > 0 && g > 0 {
-		count = (c + g - 1) / g
-	} else {
-		for name, v := range rem {
-			if s := guess[name]; s > 0 && v > 0 && name != resources.Pods {
-				count = max(count, (v+s-1)/s)
-			}
-		}
-	}
-	if count <= 0 {
-		return guess
-	}
-	count = min(count, maxVirtualMembers)
-	shape := resources.List{}
-	for name, v := range rem {
-		if name != resources.Pods && v > 0 {
-			shape[name] = (v + count - 1) / count
-		}
-	}
-	return shape
+	return pieces, true
 }
 
 func sortedNames(rl v1.ResourceList) []v1.ResourceName {

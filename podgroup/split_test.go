@@ -8,25 +8,12 @@ import (
 	"github.com/gangsched/gangsched/resources"
 )
 
-func TestEvenShape(t *testing.T) {
-	// Spark Operator's minResources for a 1-CPU/2Gi driver and 8 executors
-	// of 1 CPU/4Gi, with only the driver to guess from: 8 executor-sized pieces.
-	rem := resources.List{"cpu": 8000, "memory": 32 << 30}
-	pieces := splitRemainder(rem, evenShape(rem, resources.List{"cpu": 1000, "memory": 2 << 30, "pods": 1}))
-	if len(pieces) != 8 {
-		t.Fatalf("%d pieces, want 8: %v", len(pieces), pieces)
-	}
-	for _, p := range pieces {
-		if want := (resources.List{"cpu": 1000, "memory": 4 << 30, "pods": 1}); !p.Equal(want) {
-			t.Errorf("piece %v, want %v", p, want)
-		}
-	}
-}
-
 func TestSplitRemainder(t *testing.T) {
 	tests := map[string]struct {
 		rem, shape resources.List
 		want       []resources.List
+		// total: the shape cannot cut rem, which is planned as a total.
+		total bool
 	}{
 		"exact multiple": {
 			rem:   resources.List{"cpu": 4000, "memory": 8},
@@ -47,14 +34,33 @@ func TestSplitRemainder(t *testing.T) {
 			rem:   resources.List{"cpu": -1000},
 			shape: resources.List{"cpu": 1000},
 		},
-		"unknown shape gives one piece": {
-			rem:  resources.List{"cpu": 3000},
-			want: []resources.List{{"cpu": 3000, "pods": 1}},
+		"unknown shape: a total": {
+			rem:   resources.List{"cpu": 3000},
+			total: true,
+		},
+		"shape of a member that requests nothing: a total": {
+			rem:   resources.List{"cpu": 3000},
+			shape: resources.List{"pods": 1},
+			total: true,
+		},
+		"shape of other resources only: a total": {
+			rem:   resources.List{"cpu": 3000},
+			shape: resources.List{"memory": 4},
+			total: true,
+		},
+		"more pieces than the cap: a total, not one huge last piece": {
+			rem:   resources.List{"cpu": 2000 * maxVirtualMembers},
+			shape: resources.List{"cpu": 1},
+			total: true,
 		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, splitRemainder(tc.rem, tc.shape)); diff != "" {
+			pieces, ok := splitRemainder(tc.rem, tc.shape)
+			if ok == tc.total {
+				t.Fatalf("ok = %v, want %v", ok, !tc.total)
+			}
+			if diff := cmp.Diff(tc.want, pieces); diff != "" {
 				t.Errorf("(-want,+got):\n%s", diff)
 			}
 		})

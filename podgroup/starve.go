@@ -11,7 +11,6 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/gangsched/gangsched/metrics"
-	"github.com/gangsched/gangsched/resources"
 )
 
 // ReasonStarving is the Event reason on a group that waited past the
@@ -37,7 +36,7 @@ func (m *Manager) drainLocked(logger klog.Logger, g *Group, nodes Nodes, acts *A
 	if g.draining || !m.starvingLocked(g, now) {
 		return
 	}
-	if first := m.firstStarvingLocked(now); first != g {
+	if first := m.firstStarvingLocked(logger, now, nodes); first != g {
 		return // a bigger one, or one that waited longer, goes first
 	}
 	if d := m.drainer; d != nil {
@@ -49,11 +48,8 @@ func (m *Manager) drainLocked(logger klog.Logger, g *Group, nodes Nodes, acts *A
 		m.stopDrainingLocked(d)
 		m.setReservedLocked(d, nil, metrics.ReservationFreed, acts)
 	}
-	_, placed := g.counts()
-	items, required := m.itemsLocked(g, placed)
-	rooms := m.drainRoomsLocked(nodes.Rooms(), g.key)
-	placement, short := Plan(logger, rooms, items, required)
-	if short != nil {
+	placement := m.drainPlanLocked(logger, g, nodes)
+	if placement == nil {
 		return // it would not fit even on drained nodes
 	}
 	g.draining = true
@@ -77,25 +73,76 @@ func (m *Manager) starvingLocked(g *Group, now time.Time) bool {
 }
 
 // firstStarvingLocked returns the starving group that needs most, and
-// among equals the one that has waited longest.
-func (m *Manager) firstStarvingLocked(now time.Time) *Group {
-	var first *Group
-	var firstNeed resources.List
+// among equals the one that has waited longest, of those a drain
+// reservation can serve: a group that cannot be admitted however long it
+// waits (invalid, missing its PodGroup or members, backing off, held by its
+// queue, or too big for the whole cluster drained) must not take the drain
+// from every other group. With nodes, whether each fits the drained
+// cluster is planned (once per node version); without (the timer), a
+// group not planned yet counts as fitting.
+func (m *Manager) firstStarvingLocked(logger klog.Logger, now time.Time, nodes Nodes) *Group {
+	var starving []*Group
 	for _, key := range sortedKeys(m.groups) {
-		g := m.groups[key]
-		if !m.starvingLocked(g, now) {
-			continue
-		}
-		need := g.demand()
-		if first == nil {
-			first, firstNeed = g, need
-			continue
-		}
-		if c := compareSize(need, firstNeed); c > 0 || (c == 0 && g.pendingSince.Before(first.pendingSince)) {
-			first, firstNeed = g, need
+		if g := m.groups[key]; m.starvingLocked(g, now) {
+			starving = append(starving, g)
 		}
 	}
-	return first
+	if len(starving) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(starving, func(a, b *Group) int {
+		return cmp.Or(-compareSize(a.demand(), b.demand()), a.pendingSince.Compare(b.pendingSince))
+	})
+	f := m.fairnessLocked()
+	for _, g := range starving {
+		if !m.eligibleLocked(g, f) {
+			continue
+		}
+		if nodes != nil {
+			if m.drainPlanLocked(logger, g, nodes) == nil {
+				continue
+			}
+		} else if g.drainFit.known && !g.drainFit.fits {
+			continue
+		}
+		return g
+	}
+	return nil
+}
+
+// drainFit remembers whether a group fits the cluster drained, for one
+// node version.
+type drainFit struct {
+	known, fits bool
+	version     uint64
+}
+
+// drainPlanLocked plans g on every node as if drained (drainRoomsLocked);
+// nil when it would not fit even so. Whether it fits is remembered in
+// g.drainFit for the nodes' version.
+func (m *Manager) drainPlanLocked(logger klog.Logger, g *Group, nodes Nodes) *Placement {
+	version := nodes.Version()
+	if g.drainFit.known && g.drainFit.version == version && !g.drainFit.fits {
+		return nil
+	}
+	_, placed := g.counts()
+	items, required := m.itemsLocked(g, placed)
+	placement, short := Plan(logger, m.drainRoomsLocked(nodes.Rooms(), g.key), items, required, nil)
+	g.drainFit = drainFit{known: true, fits: short == nil, version: version}
+	return placement
+}
+
+// stopUselessDrainLocked ends the drain reservation of a group that can
+// no longer be admitted for another reason than room (its spec became
+// invalid, its queue holds it back, its PodGroup or members left), so the
+// drained nodes serve others again.
+func (m *Manager) stopUselessDrainLocked(acts *Actions) {
+	d := m.drainer
+	if d == nil || m.eligibleLocked(d, m.fairnessLocked()) {
+		return
+	}
+	m.stopDrainingLocked(d)
+	m.setReservedLocked(d, nil, metrics.ReservationFreed, acts)
 }
 
 // DrainedNodes returns the nodes reserved for a starving group other than

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
 
 	"github.com/gangsched/gangsched/metrics"
 )
@@ -21,6 +22,8 @@ func (m *Manager) Tick() Actions {
 	for _, key := range sortedKeys(m.groups) {
 		g := m.groups[key]
 		switch {
+		case g.phase == PhaseAdmitted && len(g.victims) > 0 && now.Before(g.deadline):
+			m.retryEvictionsLocked(g, now, &acts)
 		case g.phase == PhaseAdmitted && len(g.victims) > 0 && !now.Before(g.deadline):
 			m.releaseLocked(g, metrics.ReleaseVictims, fmt.Sprintf("%d preempted pods did not exit within %s", len(g.victims), victimsTimeout), &acts)
 		case g.phase == PhaseAdmitted && !now.Before(g.deadline):
@@ -38,11 +41,17 @@ func (m *Manager) Tick() Actions {
 	// nodes have drained; with none draining, the first starving group is
 	// tried, to get its drain reservation on time, not after the
 	// scheduler's backoff.
+	m.stopUselessDrainLocked(&acts)
 	if d := m.drainer; d != nil {
 		acts.Activate = append(acts.Activate, d.pendingPods()...)
-	} else if g := m.firstStarvingLocked(now); g != nil && now.Sub(g.drainTried) >= drainRetry {
+	} else if g := m.firstStarvingLocked(klog.Background(), now, nil); g != nil && now.Sub(g.drainTried) >= drainRetry {
 		g.drainTried = now
 		acts.Activate = append(acts.Activate, g.pendingPods()...)
+	}
+	for uid, at := range m.deletedPods {
+		if now.Sub(at) > deletedPodsMemory {
+			delete(m.deletedPods, uid)
+		}
 	}
 	for key, r := range m.retry {
 		g := m.groups[key]

@@ -4,6 +4,12 @@
 # their room is held for them until they bind.
 #
 #   executor requests: 2 cores; memory = 4g heap + max(10%, 384Mi) overhead = 4505Mi
+#
+# The executors run on the batch pool (pool=batch, tainted
+# dedicated=batch:NoSchedule): executor-pod-template.yaml gives them the
+# node selector and toleration, and driver-pod-template.yaml's
+# gangsched.io/executor-template annotation tells gangsched, so their room is
+# reserved there.
 set -euo pipefail
 : "${K8S_API:?set K8S_API to https://<api-server>:<port>}"
 : "${SPARK_IMAGE:=apache/spark:3.5.3}"

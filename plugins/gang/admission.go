@@ -76,10 +76,13 @@ func (pl *Gang) PreEnqueue(ctx context.Context, pod *v1.Pod) *fwk.Status {
 // out the reservations Filter must respect. Pods in no group skip the plugin
 // while nothing is reserved.
 func (pl *Gang) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	if simulating(state) {
+		return nil, fwk.NewStatus(fwk.Skip) // a member planned by Admit itself
+	}
 	// After a restart or failover, reservations left by the previous
 	// instance are taken up before any pod can take their room.
 	if pl.manager.NeedsRestore() {
-		pl.act(ctx, pl.manager.Restore(pl.logger, newSnapshotNodes(nodes)))
+		pl.act(ctx, pl.manager.Restore(pl.logger, pl.snapshot(ctx, nodes)))
 	}
 	key, inGroup := podgroup.KeyOf(pod)
 	if !inGroup {
@@ -90,7 +93,7 @@ func (pl *Gang) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod
 		state.Write(preFilterStateKey, &preFilterState{requests: resources.PodRequests(pod), reservedByOthers: reserved, drained: pl.manager.DrainedNodes(nil)})
 		return nil, nil
 	}
-	adm := pl.manager.Admit(pl.logger, pod, newSnapshotNodes(nodes))
+	adm := pl.manager.Admit(pl.logger, pod, pl.snapshot(ctx, nodes))
 	pl.act(ctx, adm.Actions)
 	if !adm.Admitted {
 		// PostFilter preempts for a group turned away for lack of room only.
@@ -121,7 +124,10 @@ func (pl *Gang) Filter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, n
 		return nil
 	}
 	for name, want := range s.requests {
-		if want <= 0 {
+		// Only what the reservations hold can be kept from the pod; the
+		// rest (extended resources backed by dynamic resource allocation,
+		// which no node lists in its allocatable) is NodeResourcesFit's.
+		if want <= 0 || held[name] <= 0 {
 			continue
 		}
 		if free := amountOf(nodeInfo.GetAllocatable(), name) - requestedOf(nodeInfo, name) - held[name]; free < want {
@@ -159,24 +165,25 @@ func (pl *Gang) PostFilter(ctx context.Context, state fwk.CycleState, pod *v1.Po
 	if err != nil {
 		return nil, fwk.AsStatus(err)
 	}
-	plan, acts := pl.manager.Preempt(pl.logger, pod, newSnapshotNodes(nodeInfos), pl.disruptionAllowed)
+	// The victims' evictions are among the actions (Actions.Delete).
+	plan, acts := pl.manager.Preempt(pl.logger, pod, pl.snapshot(ctx, nodeInfos), pl.disruptionAllowed)
 	pl.act(ctx, acts)
-	if len(plan.Victims) == 0 {
-		return nil, fwk.NewStatus(fwk.Unschedulable, "preemption: "+plan.Message)
-	}
-	// The cycle's context ends with the cycle; eviction outlives it.
-	go pl.evict(pl.ctx, pod, plan.Victims)
 	return nil, fwk.NewStatus(fwk.Unschedulable, "preemption: "+plan.Message)
 }
 
 // snapshotNodes is the scheduler's snapshot as podgroup.Nodes; it builds
-// the planner's view once.
+// the planner's view once, and simulates plans on it (Simulate).
 type snapshotNodes struct {
-	infos []fwk.NodeInfo
-	rooms []podgroup.NodeRoom
+	ctx    context.Context
+	handle fwk.Handle
+	infos  []fwk.NodeInfo
+	rooms  []podgroup.NodeRoom
 }
 
-func newSnapshotNodes(infos []fwk.NodeInfo) *snapshotNodes { return &snapshotNodes{infos: infos} }
+// snapshot wraps the cycle's nodes for the Manager.
+func (pl *Gang) snapshot(ctx context.Context, infos []fwk.NodeInfo) *snapshotNodes {
+	return &snapshotNodes{ctx: ctx, handle: pl.handle, infos: infos}
+}
 
 // Version combines the node count with the newest NodeInfo generation:
 // kube-scheduler bumps a node's generation, from one global counter, on

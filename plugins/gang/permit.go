@@ -18,7 +18,7 @@ import (
 
 // Reserve takes the member's room from its group's reservation.
 func (pl *Gang) Reserve(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodeName string) *fwk.Status {
-	pl.manager.Assume(pod, nodeName)
+	pl.act(ctx, pl.manager.Assume(pod, nodeName))
 	return nil
 }
 
@@ -58,8 +58,8 @@ func (pl *Gang) Permit(ctx context.Context, state fwk.CycleState, pod *v1.Pod, n
 	return fwk.NewStatus(fwk.Unschedulable, d.Message), 0
 }
 
-// PreBindPreFlight skips PreBind unless the pod's group has a reservation
-// deadline to write.
+// PreBindPreFlight skips PreBind unless the pod's group has its quorum
+// record to write.
 func (pl *Gang) PreBindPreFlight(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodeName string) (*fwk.PreBindPreFlightResult, *fwk.Status) {
 	if _, ok := pl.manager.Unpersisted(pod); !ok {
 		return nil, fwk.NewStatus(fwk.Skip)
@@ -67,11 +67,12 @@ func (pl *Gang) PreBindPreFlight(ctx context.Context, state fwk.CycleState, pod 
 	return nil, nil
 }
 
-// PreBind writes the deadline of the room still reserved for the pod's
-// group (AnnotationReservedUntil) on its PodGroup or Spark driver before
-// the pod binds, so that a scheduler taking over after a crash finds it
-// (see podgroup.Manager.Unpersisted and Restore). Members binding at the
-// same time may each write it; the patch is the same.
+// PreBind writes the quorum record of the pod's group (AnnotationQuorum)
+// and the deadline of the room still reserved for it
+// (AnnotationReservedUntil) on its PodGroup or Spark driver before the pod
+// binds, so that a scheduler taking over after a crash finds them (see
+// podgroup.Manager.Unpersisted and Restore). Members binding at the same
+// time may each write it; the patch is the same.
 func (pl *Gang) PreBind(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodeName string) *fwk.Status {
 	p, ok := pl.manager.Unpersisted(pod)
 	if !ok {
@@ -84,7 +85,7 @@ func (pl *Gang) PreBind(ctx context.Context, state fwk.CycleState, pod *v1.Pod, 
 	return nil
 }
 
-// writeDeadline merge-patches AnnotationReservedUntil onto the group's
+// writeDeadline merge-patches the Persist's annotations onto the group's
 // object; an object already gone needs none.
 //
 // A pod is patched through its status subresource, which the scheduler may
@@ -99,8 +100,7 @@ func (pl *Gang) writeDeadline(ctx context.Context, p podgroup.Persist) error {
 	if !ok {
 		return fmt.Errorf("unexpected group object %T", p.Object)
 	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
-		podgroup.AnnotationReservedUntil: p.ReservedUntil.UTC().Format(time.RFC3339)}}})
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": p.Annotations()}})
 	if err != nil {
 		return err
 	}

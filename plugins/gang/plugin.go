@@ -158,6 +158,9 @@ func newWithClock(ctx context.Context, args *config.GangArgs, h fwk.Handle, clk 
 	}
 	pl.lonePreemption = lone
 	pl.pdbLister = h.SharedInformerFactory().Policy().V1().PodDisruptionBudgets().Lister()
+	if err := pl.watchQuotas(ctx, clk); err != nil {
+		return nil, err
+	}
 
 	if err := pl.watchPods(ctx); err != nil {
 		return nil, err

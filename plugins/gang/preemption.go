@@ -45,16 +45,19 @@ func newLonePreemption(ctx context.Context, h fwk.Handle) (*defaultpreemption.De
 // disruptionAllowed reports whether evicting pods together keeps every
 // PodDisruptionBudget of their namespaces.
 func (pl *Gang) disruptionAllowed(pods []*v1.Pod) bool {
-	if len(pods) == 0 {
-		return true
+	namespaces := map[string]bool{}
+	for _, p := range pods {
+		namespaces[p.Namespace] = true
 	}
-	pdbs, err := pl.pdbLister.PodDisruptionBudgets(pods[0].Namespace).List(labels.Everything())
-	if err != nil {
-		return true
-	}
-	for _, pdb := range pdbs {
-		if !budgetAllows(pdb, pods) {
-			return false
+	for ns := range namespaces {
+		pdbs, err := pl.pdbLister.PodDisruptionBudgets(ns).List(labels.Everything())
+		if err != nil {
+			continue
+		}
+		for _, pdb := range pdbs {
+			if !budgetAllows(pdb, pods) {
+				return false
+			}
 		}
 	}
 	return true
@@ -72,20 +75,6 @@ func budgetAllows(pdb *policyv1.PodDisruptionBudget, pods []*v1.Pod) bool {
 		}
 	}
 	return hit <= pdb.Status.DisruptionsAllowed
-}
-
-// evict preempts the victims' pods: each is marked DisruptionTarget
-// (PreemptionByScheduler), as kube-scheduler's preemption does, then deleted
-// with its grace period.
-func (pl *Gang) evict(ctx context.Context, preemptor *v1.Pod, victims []podgroup.Victim) {
-	for _, v := range victims {
-		for _, p := range v.Pods {
-			msg := fmt.Sprintf("preempting to accommodate the group of %s: %s", klog.KObj(preemptor), v.Why)
-			if err := pl.disruptAndDelete(ctx, p, v1.PodReasonPreemptionByScheduler, msg); err != nil {
-				klog.FromContext(ctx).Error(err, "Could not delete a preemption victim", "pod", klog.KObj(p))
-			}
-		}
-	}
 }
 
 // disruptAndDelete marks p DisruptionTarget with reason and message, then
@@ -109,17 +98,24 @@ func (pl *Gang) disruptAndDelete(ctx context.Context, p *v1.Pod, reason, message
 	return err
 }
 
-// deleteMembers deletes the bound members of groups released whole, as
-// evict deletes preemption victims: each is marked DisruptionTarget
-// (podgroup.DisruptionReasonReleased), then deleted with its grace period,
-// only if it is still the pod the Manager saw (UID precondition).
+// deleteMembers deletes what the Manager decided to: preemption victims
+// (reason PreemptionByScheduler, as kube-scheduler's preemption marks them)
+// and the bound members of groups released whole
+// (podgroup.DisruptionReasonReleased). Each is marked DisruptionTarget,
+// then deleted with its grace period, only if it is still the pod the
+// Manager saw (UID precondition). A deletion that fails is issued again by
+// the Manager (victims: every evictRetry; members: at the next deadline).
 func (pl *Gang) deleteMembers(ctx context.Context, deletions []podgroup.Deletion) {
 	logger := klog.FromContext(ctx)
 	for _, d := range deletions {
-		if err := pl.disruptAndDelete(ctx, d.Pod, podgroup.DisruptionReasonReleased, d.Message); err != nil {
-			logger.Error(err, "Could not delete a member of a group released whole", "pod", klog.KObj(d.Pod))
+		reason := d.Reason
+		if reason == "" {
+			reason = podgroup.DisruptionReasonReleased
+		}
+		if err := pl.disruptAndDelete(ctx, d.Pod, reason, d.Message); err != nil {
+			logger.Error(err, "Could not delete a pod", "pod", klog.KObj(d.Pod), "reason", reason)
 			continue
 		}
-		logger.V(2).Info("Deleted a member of a group released whole", "pod", klog.KObj(d.Pod))
+		logger.V(2).Info("Deleted a pod", "pod", klog.KObj(d.Pod), "reason", reason)
 	}
 }

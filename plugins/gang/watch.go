@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
 	pginformers "sigs.k8s.io/scheduler-plugins/pkg/generated/informers/externalversions"
@@ -81,6 +82,20 @@ func (pl *Gang) watchPods(ctx context.Context) error {
 		return fmt.Errorf("watching pods: %w", err)
 	}
 	pl.schedulerPodsSynced = schedulerPods.HasSynced
+	// Pods this profile does not place (other schedulers', DaemonSets',
+	// pods naming their node): the room they use, reserved room they take,
+	// and preemption victims among them that leave.
+	if _, err := schedulerPods.AddEventHandler(cache.FilteringResourceEventHandler{
+		FilterFunc: func(obj interface{}) bool {
+			pod, ok := objOf[*v1.Pod](obj)
+			return ok && !ours(pod)
+		},
+		Handler: handlers(
+			func(p *v1.Pod) { pl.act(ctx, pl.manager.UpsertForeignPod(p)) },
+			func(p *v1.Pod) { pl.act(ctx, pl.manager.DeleteForeignPod(p)) }),
+	}); err != nil {
+		return fmt.Errorf("watching other schedulers' pods: %w", err)
+	}
 
 	members := informers.NewSharedInformerFactoryWithOptions(pl.handle.ClientSet(), 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = podgroup.LabelPodGroup }))
@@ -99,6 +114,19 @@ func (pl *Gang) watchNodes(ctx context.Context) error {
 		func(n *v1.Node) { pl.act(ctx, pl.manager.DeleteNode(n)) })); err != nil {
 		return fmt.Errorf("watching nodes: %w", err)
 	}
+	return nil
+}
+
+// watchQuotas gives the Manager the namespaces' ResourceQuotas, and
+// activates a namespace's waiting groups when one of its quotas changes
+// (raised, or its use fell).
+func (pl *Gang) watchQuotas(ctx context.Context, clk clock.Clock) error {
+	quotas := pl.handle.SharedInformerFactory().Core().V1().ResourceQuotas()
+	changed := func(q *v1.ResourceQuota) { pl.act(ctx, pl.manager.QuotaChanged(q.Namespace)) }
+	if _, err := quotas.Informer().AddEventHandler(handlers(changed, changed)); err != nil {
+		return fmt.Errorf("watching ResourceQuotas: %w", err)
+	}
+	pl.manager.SetQuotas(newQuotaChecker(quotas.Lister(), clk))
 	return nil
 }
 

@@ -44,21 +44,30 @@ func TestPermitTimeoutReleasesEveryMember(t *testing.T) {
 	e.waitBound(30*time.Second, "trio-0", "trio-1", "trio-2")
 }
 
-// A member that fits nowhere once admitted (a host port the planner does
-// not model) releases the whole group instead of leaving part of it bound.
-func TestUnplaceableMemberReleasesGroup(t *testing.T) {
+// Members that the scheduler's own filters place on no node together (two
+// pods wanting the same host port, one node) are planned so: the group
+// waits whole with the filters' reason, instead of being admitted and then
+// released when its second member fits nowhere; with a second node, both
+// bind, one on each. (A member that fits nowhere once admitted, say after
+// a node change, still releases its whole group: podgroup's unit tests.)
+func TestMembersTheFiltersRefuseTogetherWait(t *testing.T) {
 	e := newEnv(t, gangConfig(func(a *configv1.GangArgs) { a.PermitTimeoutSeconds = ptr.To[int64](30) }))
 	e.nodes("n", 1, "8")
 	e.createPodGroup(w.MakePodGroup("", "ports").MinMember(2).Obj())
 	var pods []*v1.Pod
 	for i := 0; i < 2; i++ {
-		p := w.MakePod("", fmt.Sprintf("ports-%d", i)).Group("ports").Obj()
+		p := w.MakePod("", fmt.Sprintf("ports-%d", i)).Group("ports").Req("cpu", "1").Obj()
 		p.Spec.Containers[0].Ports = []v1.ContainerPort{{ContainerPort: 80, HostPort: 8080}}
 		pods = append(pods, p)
 	}
 	e.create(pods...)
-	e.waitEvent("PodGroup", "ports", "GangReleased", "fits on no node")
+	e.waitCondition("ports-0", "is refused there by the scheduler's filters (node(s) didn't have free ports for the requested pod ports)")
 	e.stayUnbound(2*time.Second, "ports-0", "ports-1")
+	e.nodes("m", 1, "8")
+	e.waitBound(20*time.Second, "ports-0", "ports-1")
+	if a, b := e.podNode("ports-0"), e.podNode("ports-1"); a == b {
+		t.Errorf("both members on %s, whose host port only one can have", a)
+	}
 }
 
 // Bad input waits with a clear reason naming the field, binds nothing and

@@ -153,7 +153,7 @@ func TestDriverReservationHoldsAgainstFlood(t *testing.T) {
 	if got := e.bound(names(flood...)...); got != 3 {
 		t.Errorf("%d flood pods bound, want 3 (8 CPU - 5 for the app)", got)
 	}
-	e.waitCondition("flood-9", "reserved for other pod groups")
+	e.waitEvent("Pod", "flood-9", "FailedScheduling", "reserved for other pod groups")
 }
 
 // Spark Operator's PodGroup: minMember 1 and minResources for the driver
@@ -177,5 +177,5 @@ func TestSparkOperatorPodGroupReservesMinResources(t *testing.T) {
 	}
 	e.sparkDriver(d, execs...)
 	e.waitBound(20*time.Second, names(execs...)...)
-	e.waitCondition("intruder", "reserved for other pod groups")
+	e.waitEvent("Pod", "intruder", "FailedScheduling", "reserved for other pod groups")
 }

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,16 +52,20 @@ func (e *env) waitDeleted(name string) *v1.Pod {
 }
 
 // crashedMidBinding plays a scheduler that crashed while binding a PodGroup
-// of three 1-CPU pods: with no scheduler running, trio-0 is bound to node
-// n-0 and the others are left pending. Then a new scheduler starts.
+// of three 1-CPU pods: with no scheduler running, the quorum record of the
+// three is written on the PodGroup (as PreBind does before the first
+// member binds), trio-0 is bound to node n-0 and the others are left
+// pending. Then a new scheduler starts.
 func crashedMidBinding(t *testing.T, cpu string, args func(*configv1.GangArgs)) *env {
 	e := newEnv(t, gangConfig(args))
 	e.stop()
 	e.nodes("n", 1, cpu)
-	e.createPodGroup(w.MakePodGroup("", "trio").MinMember(3).Obj())
+	var uids []string
 	for _, name := range []string{"trio-0", "trio-1", "trio-2"} {
-		e.create(w.MakePod("", name).Group("trio").Req("cpu", "1").Obj())
+		uids = append(uids, string(e.create(w.MakePod("", name).Group("trio").Req("cpu", "1").Obj())[0].UID))
 	}
+	e.createPodGroup(w.MakePodGroup("", "trio").MinMember(3).
+		Annotation(podgroup.AnnotationQuorum, time.Now().UTC().Format(time.RFC3339)+" "+strings.Join(uids, ",")).Obj())
 	e.bind("trio-0", "n-0")
 	startScheduler(t, e.c, e.config)
 	return e

@@ -44,6 +44,9 @@ func sparkPod(template *v1.Pod, shaped *v1.Pod, cpu, memory string) *v1.Pod {
 		p.Annotations[k] = v
 	}
 	p.Spec.SchedulerName = template.Spec.SchedulerName
+	p.Spec.NodeSelector = template.Spec.NodeSelector
+	p.Spec.Tolerations = template.Spec.Tolerations
+	p.Spec.Affinity = template.Spec.Affinity
 	p.Spec.Containers[0].Resources.Requests = v1.ResourceList{v1.ResourceCPU: resource.MustParse(cpu), v1.ResourceMemory: resource.MustParse(memory)}
 	return p
 }
@@ -51,15 +54,20 @@ func sparkPod(template *v1.Pod, shaped *v1.Pod, cpu, memory string) *v1.Pod {
 // Pods shaped exactly as Spark 3.5 creates them from examples/spark's pod
 // templates (labels spark-app-selector, spark-role, spark-exec-id, executors
 // owned by the driver) are grouped and admitted all-or-nothing: the driver
-// waits until it and its 4 executors fit, then the executors bind in the
-// room held for them.
+// waits until it and its 4 executors fit, the executors on the tainted
+// batch pool their template sends them to, then the executors bind in the
+// room held for them there.
 func TestSparkExamplePodTemplates(t *testing.T) {
 	e := newEnv(t, gangConfig(nil))
 	e.createQueue("analytics", 1, nil)
 	var driverTpl, execTpl v1.Pod
 	readExample(t, "driver-pod-template.yaml", &driverTpl)
 	readExample(t, "executor-pod-template.yaml", &execTpl)
-	e.nodes("small", 2, "4") // 8 CPU: the app needs 9
+	batch := func(name string) *w.NodeWrapper {
+		return w.MakeNode(name, "cpu", "4", "memory", "32Gi").Label("pool", "batch").Taint("dedicated", "batch", v1.TaintEffectNoSchedule)
+	}
+	e.nodes("general", 1, "4")
+	e.node(batch("batch-0")) // 4 CPU for executors: they need 8
 
 	driver := sparkPod(&driverTpl, w.MakeSparkDriver("", "pi").Obj(), "1", "1408Mi")
 	created := e.create(driver)[0]
@@ -70,9 +78,14 @@ func TestSparkExamplePodTemplates(t *testing.T) {
 	e.sparkDriver(created, execs...)
 	e.waitCondition(driver.Name, "needs cpu 9")
 	e.stayUnbound(time.Second, driver.Name)
-	e.nodes("more", 1, "4")
+	e.node(batch("batch-1"))
 	e.waitBound(30*time.Second, driver.Name)
 	e.waitBound(30*time.Second, names(execs...)...)
+	for _, x := range execs {
+		if n := e.podNode(x.Name); n != "batch-0" && n != "batch-1" {
+			t.Errorf("executor %s on node %q, want the batch pool", x.Name, n)
+		}
+	}
 	e.waitQueueStatus("analytics", func(s v1alpha1.QueueStatus) bool { return s.AdmittedGroups == 1 })
 }
 

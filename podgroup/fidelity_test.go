@@ -1,0 +1,207 @@
+package podgroup_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2/ktesting"
+	testingclock "k8s.io/utils/clock/testing"
+
+	"github.com/gangsched/gangsched/apis/scheduling/v1alpha1"
+	"github.com/gangsched/gangsched/podgroup"
+	"github.com/gangsched/gangsched/resources"
+	w "github.com/gangsched/gangsched/test/wrappers"
+)
+
+// A scheduling cycle's copy of a member the informer saw deleted does not
+// bring the member back: the group does not count it, and holds no room
+// for it.
+func TestStaleCopyOfDeletedMemberNotReadded(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	m, _ := newManager()
+	m.UpsertPodGroup(w.MakePodGroup("ns", "pair").MinMember(2).Obj())
+	a := w.MakePod("ns", "pair-0").Group("pair").Req("cpu", "1").Obj()
+	b := w.MakePod("ns", "pair-1").Group("pair").Req("cpu", "1").Obj()
+	gone := w.MakePod("ns", "pair-2").Group("pair").Req("cpu", "4").Obj()
+	for _, p := range []*v1.Pod{a, b, gone} {
+		m.UpsertPod(p)
+	}
+	m.DeletePod(gone)
+	if adm := m.Admit(logger, gone, nodes(1, 2)); adm.Admitted || !strings.Contains(adm.Message, "was deleted") {
+		t.Fatalf("Admit of the deleted member = %+v", adm)
+	}
+	// The group fits without it (2 of 2 CPU): had the copy come back, it
+	// would need 6.
+	if adm := m.Admit(logger, a, nodes(1, 2)); !adm.Admitted {
+		t.Fatalf("Admit = %q, want admitted with the two members left", adm.Message)
+	}
+}
+
+// starvingManager has a threshold of 10 s.
+func starvingManager() (*podgroup.Manager, *testingclock.FakeClock) {
+	clk := testingclock.NewFakeClock(start)
+	return podgroup.NewManager(podgroup.Config{PermitTimeout: time.Minute, ReservationTimeout: time.Minute, StarvationThreshold: 10 * time.Second}, clk), clk
+}
+
+// A group that can never be admitted, however long it waits (too big for
+// the whole cluster, its PodGroup missing, held at its queue's max), does
+// not take the drain reservation from a starving group that can use it.
+func TestUnadmissibleGroupDoesNotTakeTheDrain(t *testing.T) {
+	for name, setup := range map[string]func(*podgroup.Manager){
+		"too big for the cluster": func(m *podgroup.Manager) {
+			m.UpsertPod(w.MakeSparkDriver("ns", "huge").Req("cpu", "1").Executors(20, "cpu=4").Obj())
+		},
+		"PodGroup missing": func(m *podgroup.Manager) {
+			m.UpsertPod(w.MakePod("ns", "typo-0").Group("tpyo").Req("cpu", "16").Obj())
+		},
+		"held at its queue's max": func(m *podgroup.Manager) {
+			m.SetQueues([]*v1alpha1.Queue{makeQueue("default", 1, ""), makeQueue("tiny", 1, "2")})
+			m.UpsertPod(w.MakeSparkDriver("ns", "capped").Req("cpu", "1").Executors(6, "cpu=1").Label(v1alpha1.QueueLabel, "tiny").Obj())
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			logger, _ := ktesting.NewTestContext(t)
+			m, clk := starvingManager()
+			if !strings.HasPrefix(name, "held") {
+				m.SetQueues([]*v1alpha1.Queue{makeQueue("default", 1, "")})
+			}
+			for _, n := range []string{"a", "b"} {
+				m.UpsertNode(w.MakeNode(n, "cpu", "4").Obj())
+			}
+			setup(m)
+			big := w.MakeSparkDriver("ns", "big").Req("cpu", "4").Executors(1, "cpu=4").Obj()
+			m.UpsertPod(big)
+			busy := roomsWithUse(map[string]int64{"a": 1, "b": 1})
+			m.Admit(logger, big, busy)
+			clk.Step(11 * time.Second)
+			m.Tick()
+			if adm := m.Admit(logger, big, busy); !strings.HasSuffix(adm.Message, "nodes are reserved for it as they drain") {
+				t.Fatalf("the starving group got no drain: %q", adm.Message)
+			}
+		})
+	}
+}
+
+// A drain reservation is given up when its group can no longer be
+// admitted for another reason (here its PodGroup was deleted), and the
+// nodes serve others again.
+func TestDrainFreedWhenGroupBecomesUnadmissible(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	m, clk := starvingManager()
+	pg := w.MakePodGroup("ns", "big").MinMember(2).Obj()
+	m.UpsertPodGroup(pg)
+	big := w.MakePod("ns", "big-0").Group("big").Req("cpu", "4").Obj()
+	m.UpsertPod(big)
+	m.UpsertPod(w.MakePod("ns", "big-1").Group("big").Req("cpu", "4").Obj())
+	busy := roomsWithUse(map[string]int64{"a": 1, "b": 1})
+	m.Admit(logger, big, busy)
+	clk.Step(11 * time.Second)
+	if adm := m.Admit(logger, big, busy); !strings.HasSuffix(adm.Message, "nodes are reserved for it as they drain") {
+		t.Fatalf("no drain: %q", adm.Message)
+	}
+	m.DeletePodGroup(pg)
+	m.Tick()
+	if got := m.DrainedNodes(nil); got != nil {
+		t.Errorf("nodes still drained for a group whose PodGroup is gone: %v", got)
+	}
+	if m.HasReservations() {
+		t.Error("the drain reservation leaked")
+	}
+}
+
+// A finished group used again starts its wait from the new run: it does
+// not starve at once on the clock of its first run.
+func TestReusedGroupWaitsFromItsNewRun(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	m, clk := starvingManager()
+	m.UpsertPodGroup(w.MakePodGroup("ns", "again").MinMember(1).Obj())
+	first := w.MakePod("ns", "again-0").Group("again").Req("cpu", "1").Obj()
+	m.UpsertPod(first)
+	if !m.Admit(logger, first, roomsWithUse(nil)).Admitted {
+		t.Fatal("first run not admitted")
+	}
+	m.Assume(first, "a")
+	m.Permit(first)
+	done := first.DeepCopy()
+	done.Spec.NodeName = "a"
+	done.Status.Phase = v1.PodSucceeded
+	m.UpsertPod(done)
+	clk.Step(time.Hour)
+	second := w.MakePod("ns", "again-1").Group("again").Req("cpu", "4").Obj()
+	m.UpsertPod(second)
+	if adm := m.Admit(logger, second, roomsWithUse(map[string]int64{"a": 1, "b": 1})); adm.Admitted || strings.Contains(adm.Message, "drain") {
+		t.Fatalf("the new run starved at once: %+v", adm.Message)
+	}
+}
+
+// A member beyond the gang (an executor more than the driver declared)
+// stays within its queue's max.
+func TestMemberBeyondGangHeldAtQueueMax(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	m, _ := newManager()
+	m.SetQueues([]*v1alpha1.Queue{makeQueue("small", 1, "3")})
+	for _, n := range nodeRooms(2, 8) {
+		m.UpsertNode(w.MakeNode(n.Name, "cpu", "8").Obj())
+	}
+	driver := sparkIn("app", "small", 2, start) // 3 CPU: the queue's max
+	m.UpsertPod(driver)
+	if adm := m.Admit(logger, driver, nodes(2, 8)); !adm.Admitted {
+		t.Fatalf("driver: %s", adm.Message)
+	}
+	m.Assume(driver, "a")
+	m.Permit(driver)
+	var execs []*v1.Pod
+	for i := 1; i <= 3; i++ {
+		x := w.MakeSparkExecutor("ns", "app", i, driver).Req("cpu", "1").Obj()
+		execs = append(execs, x)
+		m.UpsertPod(x)
+	}
+	for _, x := range execs[:2] {
+		if adm := m.Admit(logger, x, nodes(2, 8)); !adm.Admitted {
+			t.Fatalf("declared executor %s: %s", x.Name, adm.Message)
+		}
+		m.Assume(x, "a")
+		m.Permit(x)
+	}
+	adm := m.Admit(logger, execs[2], nodes(2, 8))
+	if want := "beyond the room reserved for the group, waits: queue small is at its max"; adm.Admitted || !strings.Contains(adm.Message, want) {
+		t.Errorf("third executor: %q, want %q", adm.Message, want)
+	}
+}
+
+// A pod of another scheduler on reserved room is found by the next cycle,
+// and the reservation is planned again where there is room; the queues'
+// capacity leaves out what such pods use and cordoned nodes.
+func TestForeignPodOnReservedRoom(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	m, _ := newManager()
+	driver := w.MakeSparkDriver("ns", "app").Req("cpu", "1").Executors(2, "cpu=1").Obj()
+	m.UpsertPod(driver)
+	rooms := nodeRooms(2, 4)
+	if adm := m.Admit(logger, driver, fixed(rooms)); !adm.Admitted {
+		t.Fatal(adm.Message)
+	}
+	m.Assume(driver, "a")
+	m.Permit(driver)
+	if got := m.OwnReservation(podgroup.Key{Kind: podgroup.KindSparkApp, Namespace: "ns", Name: "spark-app"}); got["a"]["cpu"] != 2000 {
+		t.Fatalf("reservation %v, want 2 CPU on a", got)
+	}
+	other := w.MakePod("ns", "daemon").Scheduler("default-scheduler").Node("a").Req("cpu", "3").Obj()
+	m.UpsertForeignPod(other)
+	if !m.NeedsRestore() {
+		t.Fatal("a foreign pod on reserved room does not make the next cycle check")
+	}
+	crowded := fixed([]podgroup.NodeRoom{
+		{Name: "a", Node: w.MakeNode("a").Obj(), Free: resources.List{"cpu": 0, "pods": 100}},
+		{Name: "b", Node: w.MakeNode("b").Obj(), Free: resources.List{"cpu": 4000, "pods": 110}},
+	})
+	acts := m.Restore(logger, crowded)
+	if diff := eventReasons(acts); len(diff) != 1 || diff[0] != podgroup.ReasonReservationReplanned {
+		t.Fatalf("events %v, want ReservationReplanned", diff)
+	}
+	if got := m.OwnReservation(podgroup.Key{Kind: podgroup.KindSparkApp, Namespace: "ns", Name: "spark-app"}); got["b"]["cpu"] != 2000 || got["a"] != nil {
+		t.Errorf("reservation %v, want 2 CPU moved to b", got)
+	}
+}
