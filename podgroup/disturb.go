@@ -120,12 +120,6 @@ func (m *Manager) disturbLocked(node, cause string) {
 	m.restorePending = true
 }
 
-// nodeClosed reports whether node no longer takes new pods of pod's shape:
-// cordoned, or tainted NoSchedule/NoExecute against it.
-func nodeClosed(logger klog.Logger, pod *v1.Pod, node *v1.Node) bool {
-	return !NodeAdmits(logger, pod, node)
-}
-
 // checkDisturbedLocked checks, on the cycle's nodes, the reservations on
 // nodes disturbed since the last cycle:
 //
@@ -168,7 +162,7 @@ func (m *Manager) checkDisturbedLocked(logger klog.Logger, nodes Nodes, acts *Ac
 				m.replanLocked(logger, g, nodes, nil, cause, fmt.Sprintf(
 					"pods this scheduler did not place took room reserved on node %s (%s reserved there, %s free)", node, over, room.Free.NonNegative()), acts)
 			case ReservationNodeClosed:
-				if !nodeClosed(logger, g.memberTemplate(), room.Node) {
+				if NodeAdmits(logger, g.memberTemplate(), room.Node) {
 					continue
 				}
 				m.replanLocked(logger, g, nodes, map[string]struct{}{node: {}}, cause, fmt.Sprintf(
