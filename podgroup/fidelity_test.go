@@ -205,3 +205,88 @@ func TestForeignPodOnReservedRoom(t *testing.T) {
 		t.Errorf("reservation %v, want 2 CPU moved to b", got)
 	}
 }
+
+// A node cordoned under a running group's reservation: the room moves to
+// a node that takes the members, and the queues' capacity leaves the node
+// out.
+func TestCordonedNodeReservationReplanned(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	m, _ := newManager()
+	key := podgroup.Key{Kind: podgroup.KindSparkApp, Namespace: "ns", Name: "spark-app"}
+	driver := w.MakeSparkDriver("ns", "app").Req("cpu", "1").Executors(2, "cpu=1").Obj()
+	m.UpsertPod(driver)
+	if adm := m.Admit(logger, driver, fixed(nodeRooms(2, 4))); !adm.Admitted {
+		t.Fatal(adm.Message)
+	}
+	m.Assume(driver, "a")
+	m.Permit(driver)
+	cordoned := w.MakeNode("a", "cpu", "4").Unschedulable().Obj()
+	m.UpsertNode(cordoned)
+	if !m.NeedsRestore() {
+		t.Fatal("a node cordoned under reserved room does not make the next cycle check")
+	}
+	rooms := nodeRooms(2, 4)
+	rooms[0].Node = cordoned
+	acts := m.Restore(logger, fixed(rooms))
+	if got := eventReasons(acts); len(got) != 1 || got[0] != podgroup.ReasonReservationReplanned {
+		t.Fatalf("events %v, want ReservationReplanned", got)
+	}
+	if got := m.OwnReservation(key); got["a"] != nil || got["b"]["cpu"] != 2000 {
+		t.Errorf("reservation %v, want 2 CPU on b", got)
+	}
+}
+
+// PodDisruptionBudgets are checked for the victims chosen together: two
+// groups that the budget allows one at a time are not both evicted.
+func TestPreemptionBudgetsTheVictimsTogether(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	m, _ := newManager()
+	c := &cluster{cpu: 4}
+	c.runGroup(m, "ns", "low-a", 1, "2", 1)
+	c.runGroup(m, "ns", "low-b", 1, "2", 1)
+	m.UpsertPodGroup(w.MakePodGroup("ns", "urgent").MinMember(1).Obj())
+	urgent := w.MakePod("ns", "urgent-0").Group("urgent").Req("cpu", "4").Priority(10).Obj()
+	m.UpsertPod(urgent)
+	m.Admit(logger, urgent, c)
+	oneAtATime := func(pods []*v1.Pod) bool { return len(pods) <= 1 }
+	plan, _ := m.Preempt(logger, urgent, c, oneAtATime)
+	if len(plan.Victims) != 0 {
+		t.Errorf("victims %v, want none: the budget allows one disruption, the group needs two", victimNames(plan.Victims))
+	}
+}
+
+// A preemption's evictions are issued with the decision and again every
+// ten seconds while a victim has not left (an eviction may fail); a victim
+// of another scheduler counts as gone when its pod is.
+func TestEvictionsReissuedUntilVictimsGone(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	m, clk := newManager()
+	c := &cluster{cpu: 4}
+	other := w.MakePod("ns", "other").Scheduler("other-scheduler").Req("cpu", "4").Node("n").Obj()
+	c.pods = append(c.pods, other)
+	m.UpsertForeignPod(other)
+	m.UpsertPodGroup(w.MakePodGroup("ns", "urgent").MinMember(1).Obj())
+	urgent := w.MakePod("ns", "urgent-0").Group("urgent").Req("cpu", "4").Priority(10).Obj()
+	m.UpsertPod(urgent)
+	m.Admit(logger, urgent, c)
+	_, acts := m.Preempt(logger, urgent, c, allow)
+	if got := deletedNames(acts.Delete); len(got) != 1 || got[0] != "other" {
+		t.Fatalf("deleted %v, want the other scheduler's pod", got)
+	}
+	clk.Step(5 * time.Second)
+	if got := deletedNames(m.Tick().Delete); len(got) != 0 {
+		t.Errorf("deleted again after 5s: %v", got)
+	}
+	clk.Step(6 * time.Second)
+	if got := deletedNames(m.Tick().Delete); len(got) != 1 {
+		t.Errorf("deleted %v after 11s, want the eviction issued again", got)
+	}
+	acts = m.DeleteForeignPod(other)
+	if len(acts.Activate) == 0 {
+		t.Error("the group's members were not activated when its victim left")
+	}
+	clk.Step(20 * time.Second)
+	if got := deletedNames(m.Tick().Delete); len(got) != 0 {
+		t.Errorf("deleted %v after the victim left", got)
+	}
+}

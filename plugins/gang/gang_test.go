@@ -1,6 +1,7 @@
 package gang
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -124,5 +125,32 @@ func TestIsActive(t *testing.T) {
 	synced = true
 	if !pl.isActive() {
 		t.Fatal("not active once the informers synced")
+	}
+}
+
+// Filter keeps a pod off room reservations hold, and only that: a resource
+// no reservation holds (an extended resource backed by dynamic resource
+// allocation, which no node lists in its allocatable) is left to
+// NodeResourcesFit.
+func TestFilterKeepsOffReservedRoomOnly(t *testing.T) {
+	pl := newTestPlugin()
+	ni := framework.NewNodeInfo()
+	ni.SetNode(w.MakeNode("n", "cpu", "4").Obj())
+	for name, tc := range map[string]struct {
+		pod  *v1.Pod
+		want fwk.Code
+	}{
+		"room held for another group":           {pod: w.MakePod("ns", "p").Req("cpu", "2").Obj(), want: fwk.Unschedulable},
+		"room left free":                        {pod: w.MakePod("ns", "p").Req("cpu", "1").Obj(), want: fwk.Success},
+		"a DRA-backed resource no one reserves": {pod: w.MakePod("ns", "p").Req("cpu", "1", "example.com/gpu", "1").Obj(), want: fwk.Success},
+	} {
+		t.Run(name, func(t *testing.T) {
+			state := framework.NewCycleState()
+			state.Write(preFilterStateKey, &preFilterState{requests: resources.PodRequests(tc.pod),
+				reservedByOthers: map[string]resources.List{"n": {"cpu": 3000}}})
+			if got := pl.Filter(context.Background(), state, tc.pod, ni).Code(); got != tc.want {
+				t.Errorf("Filter = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
