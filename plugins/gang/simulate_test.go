@@ -155,4 +155,3 @@ func BenchmarkPlanWithFilters(b *testing.B) {
 		}
 	}
 }
-
