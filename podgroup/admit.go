@@ -278,7 +278,13 @@ func (m *Manager) planLocked(logger klog.Logger, g *Group, nodes Nodes) planResu
 	}
 	items, required := m.itemsLocked(g, placed)
 	all := nodes.Rooms()
-	placement, short := Plan(logger, m.roomsLocked(all, g.key), items, required, simulationOf(nodes, nil))
+	rooms := m.roomsLocked(all, g.key)
+	// The resource pass alone first: under contention most plans fail for
+	// lack of room, and need not run the profile's filters to find out.
+	placement, short := Plan(logger, rooms, items, required, nil)
+	if sim := simulationOf(nodes, nil); short == nil && sim != nil {
+		placement, short = Plan(logger, rooms, items, required, sim)
+	}
 	if short != nil {
 		short.ReservedForOthers = m.reservedOnLocked(all, g.key)
 		if d := m.drainer; d != nil && d != g {

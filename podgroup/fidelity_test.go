@@ -1,6 +1,7 @@
 package podgroup_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -288,5 +289,46 @@ func TestEvictionsReissuedUntilVictimsGone(t *testing.T) {
 	clk.Step(20 * time.Second)
 	if got := deletedNames(m.Tick().Delete); len(got) != 0 {
 		t.Errorf("deleted %v after the victim left", got)
+	}
+}
+
+// The capacity queues share leaves out cordoned nodes and what pods of
+// other schedulers use.
+func TestQueueCapacityLeavesOutOthersAndCordoned(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	m, _ := newManager()
+	m.SetQueues([]*v1alpha1.Queue{makeQueue("default", 1, "")})
+	m.UpsertNode(w.MakeNode("a", "cpu", "4").Unschedulable().Obj())
+	m.UpsertNode(w.MakeNode("b", "cpu", "4").Obj())
+	m.UpsertForeignPod(w.MakePod("ns", "daemon").Scheduler("default-scheduler").Node("b").Req("cpu", "1").Obj())
+	hungry := w.MakeSparkDriver("ns", "hungry").Req("cpu", "1").Executors(99, "cpu=1").Obj()
+	m.UpsertPod(hungry)
+	m.Admit(logger, hungry, nodes(1, 1))
+	_, st, ok := m.QueueStatus("default")
+	if !ok {
+		t.Fatal("no status for queue default")
+	}
+	if got := st.FairShare.Cpu().String(); got != "3" {
+		t.Errorf("fair share cpu %s, want 3 (b's 4 less the other scheduler's 1; a is cordoned)", got)
+	}
+}
+
+// Room a member takes from its group's reservation on another node than
+// its own is free again there: the pods reservations kept off wake up.
+func TestRoomFreedByAssumeWakesBlockedPods(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	m, _ := newManager()
+	driver := w.MakeSparkDriver("ns", "app").Req("cpu", "1").Executors(1, "cpu=1").Obj()
+	m.UpsertPod(driver)
+	if adm := m.Admit(logger, driver, fixed(nodeRooms(2, 1))); !adm.Admitted {
+		t.Fatal(adm.Message)
+	}
+	blocked := w.MakePod("ns", "waiting").Req("cpu", "1").Obj()
+	m.NoteBlocked(blocked)
+	// The driver lands on a node the plan did not choose: the room planned
+	// for it is free again.
+	acts := m.Assume(driver, "c")
+	if got := uids(acts.Activate...); !slices.Contains(got, blocked.UID) {
+		t.Errorf("activated %v, want the blocked pod woken", got)
 	}
 }

@@ -11,7 +11,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
 
+	configv1 "github.com/gangsched/gangsched/apis/config/v1"
+	"github.com/gangsched/gangsched/apis/scheduling/v1alpha1"
 	"github.com/gangsched/gangsched/podgroup"
 	"github.com/gangsched/gangsched/test/cluster"
 	w "github.com/gangsched/gangsched/test/wrappers"
@@ -244,6 +247,47 @@ func TestRestartKeepsGroupThatLostMembers(t *testing.T) {
 	for _, name := range []string{"trio-0", "trio-1"} {
 		if p := e.get(name); p.DeletionTimestamp != nil {
 			t.Errorf("%s was deleted: its group ran whole before it lost trio-2", name)
+		}
+	}
+}
+
+// A group that can never be admitted, however long it waits (bigger than
+// the whole cluster), does not take the starvation drain: the starving
+// group behind it that fits the drained cluster gets it.
+func TestGroupTooBigForTheClusterDoesNotTakeTheDrain(t *testing.T) {
+	e := newEnv(t, gangConfig(func(a *configv1.GangArgs) { a.StarvationThresholdSeconds = ptr.To[int64](2) }))
+	e.runPods(e.ns, time.Hour)
+	e.nodes("n", 2, "4")
+	e.gangs(e.ns, "busy", 2, 1, "1", "")
+	e.waitBound(20*time.Second, "busy-0-0", "busy-1-0")
+	e.gangs(e.ns, "huge", 1, 3, "4", "") // 12 CPU of 8: never
+	e.gangs(e.ns, "big", 1, 2, "4", "")  // two whole nodes once drained
+	e.waitEvent("PodGroup", "big-0", podgroup.ReasonStarving, "reserving nodes")
+}
+
+// Executors beyond what the driver declared stay within the queue's max:
+// the third of an app that declared two waits, saying so.
+func TestExecutorBeyondTheGangHeldAtQueueMax(t *testing.T) {
+	e := newEnv(t, gangConfig(nil))
+	e.createQueue("capped", 1, func(q *v1alpha1.Queue) { q.Spec.Max = v1.ResourceList{v1.ResourceCPU: resource.MustParse("3")} })
+	e.nodes("n", 1, "8")
+	driver := w.MakeSparkDriver("", "extra").Req("cpu", "1").Executors(2, "cpu=1").Label(v1alpha1.QueueLabel, "capped").Obj()
+	var execs []*v1.Pod
+	for i := 1; i <= 3; i++ {
+		execs = append(execs, w.MakeSparkExecutor("", "extra", i, driver).Req("cpu", "1").Obj())
+	}
+	created := e.create(driver)
+	e.sparkDriver(created[0], execs...)
+	e.waitBound(20*time.Second, driver.Name)
+	if err := wait.PollUntilContextTimeout(e.ctx, 100*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
+		return e.bound(names(execs...)...) == 2, nil
+	}); err != nil {
+		t.Fatalf("%d of 3 executors bound, want the 2 declared: %s", e.bound(names(execs...)...), e.describe(names(execs...)...))
+	}
+	for _, x := range execs {
+		if e.podNode(x.Name) == "" {
+			e.waitCondition(x.Name, "beyond the room reserved for the group, waits: queue capped is at its max")
+			e.stayUnbound(time.Second, x.Name)
 		}
 	}
 }
