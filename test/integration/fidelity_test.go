@@ -8,8 +8,10 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 
@@ -288,6 +290,96 @@ func TestExecutorBeyondTheGangHeldAtQueueMax(t *testing.T) {
 		if e.podNode(x.Name) == "" {
 			e.waitCondition(x.Name, "beyond the room reserved for the group, waits: queue capped is at its max")
 			e.stayUnbound(time.Second, x.Name)
+		}
+	}
+}
+
+// Pods naming a PodGroup that does not exist (a typo) wait with their
+// reason and do not take the starvation drain; and a draining group whose
+// PodGroup is deleted gives the drained room back at once.
+func TestMissingPodGroupDoesNotHoldTheDrain(t *testing.T) {
+	e := newEnv(t, gangConfig(func(a *configv1.GangArgs) { a.StarvationThresholdSeconds = ptr.To[int64](2) }))
+	e.runPods(e.ns, time.Hour)
+	e.nodes("n", 2, "4")
+	e.gangs(e.ns, "busy", 2, 1, "1", "")
+	e.waitBound(20*time.Second, "busy-0-0", "busy-1-0")
+	e.create(w.MakePod("", "typo-0").Group("tpyo").Req("cpu", "4").Obj(), w.MakePod("", "typo-1").Group("tpyo").Req("cpu", "4").Obj())
+	e.gangs(e.ns, "big", 1, 2, "4", "")
+	e.waitEvent("PodGroup", "big-0", podgroup.ReasonStarving, "reserving nodes")
+
+	// The drain holds the nodes' free room against a plain pod, until
+	// the draining group's PodGroup goes.
+	e.create(w.MakePod("", "late").Req("cpu", "1").Obj())
+	e.stayUnbound(2*time.Second, "late")
+	if err := e.c.PodGroups.SchedulingV1alpha1().PodGroups(e.ns).Delete(e.ctx, "big-0", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitBound(20*time.Second, "late")
+}
+
+// A node cordoned under room reserved for an app's executors has its
+// reservation moved to a node that takes them before a flood takes the
+// rest, and every executor binds.
+func TestCordonedNodeUnderReservationReplanned(t *testing.T) {
+	e := newEnv(t, gangConfig(nil))
+	e.nodes("n", 2, "4")
+	driver, execs := sparkApp("moved", 3)
+	d := e.create(driver)[0]
+	e.waitBound(20*time.Second, driver.Name)
+	home := e.podNode(driver.Name)
+	n, err := e.c.Client.CoreV1().Nodes().Get(e.ctx, home, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Spec.Unschedulable = true
+	if _, err := e.c.Client.CoreV1().Nodes().Update(e.ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // for the scheduler to see it
+	var flood []*v1.Pod
+	for i := 0; i < 8; i++ {
+		flood = append(flood, w.MakePod("", fmt.Sprintf("flood-%d", i)).Req("cpu", "1").Obj())
+	}
+	e.create(flood...)
+	e.waitEvent("Pod", driver.Name, podgroup.ReasonReservationReplanned, "node "+home+", with")
+	time.Sleep(2 * time.Second)
+	for _, x := range execs {
+		x.OwnerReferences[0].UID = d.UID
+	}
+	e.create(execs...)
+	e.waitBound(20*time.Second, names(execs...)...)
+}
+
+// A PodDisruptionBudget that allows one disruption keeps both of two
+// victims a group would need: preemption checks the victims together,
+// and the group waits instead of breaking the budget.
+func TestDisruptionBudgetCoversVictimsTogether(t *testing.T) {
+	e := newEnv(t, gangConfig(nil))
+	e.kubelet(e.ns)
+	e.nodes("n", 1, "4")
+	e.priorityClass("high", 100)
+	e.create(w.MakePod("", "web-0").Label("app", "web").Req("cpu", "2").Obj(), w.MakePod("", "web-1").Label("app", "web").Req("cpu", "2").Obj())
+	e.waitBound(20*time.Second, "web-0", "web-1")
+	pdb, err := e.c.Client.PolicyV1().PodDisruptionBudgets(e.ns).Create(e.ctx, &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec:       policyv1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromInt32(1)), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No disruption controller runs here: write the status it would.
+	pdb.Status = policyv1.PodDisruptionBudgetStatus{ObservedGeneration: pdb.Generation, DisruptionsAllowed: 1, CurrentHealthy: 2, DesiredHealthy: 1, ExpectedPods: 2}
+	if _, err := e.c.Client.PolicyV1().PodDisruptionBudgets(e.ns).UpdateStatus(e.ctx, pdb, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // for the scheduler to see it
+	e.createPodGroup(w.MakePodGroup("", "urgent").MinMember(2).Obj())
+	e.create(w.MakePod("", "urgent-0").Group("urgent").PriorityClass("high").Req("cpu", "2").Obj(),
+		w.MakePod("", "urgent-1").Group("urgent").PriorityClass("high").Req("cpu", "2").Obj())
+	e.stayUnbound(5*time.Second, "urgent-0", "urgent-1")
+	for _, name := range []string{"web-0", "web-1"} {
+		if p := e.get(name); p.DeletionTimestamp != nil {
+			t.Errorf("%s was preempted: the budget allows one disruption and the group needs both", name)
 		}
 	}
 }
