@@ -161,7 +161,7 @@ func (e *env) waitCondition(name, want string) {
 		}
 		return false, nil
 	}); err != nil {
-		e.t.Fatalf("pod %s: PodScheduled message %q does not contain %q", name, last, want)
+		e.t.Fatalf("pod %s: PodScheduled message %q does not contain %q: %s", name, last, want, e.describe(name))
 	}
 }
 

@@ -199,18 +199,7 @@ func TestForeignPodOnReservedRoomReplanned(t *testing.T) {
 	time.Sleep(time.Second) // for the scheduler to see it
 	// The next scheduling cycle (the flood's first) finds the room taken
 	// and plans it again, before any pod of the flood is placed.
-	var flood []*v1.Pod
-	for i := 0; i < 8; i++ {
-		flood = append(flood, w.MakePod("", fmt.Sprintf("flood-%d", i)).Req("cpu", "1").Obj())
-	}
-	e.create(flood...)
-	e.waitEvent("Pod", driver.Name, podgroup.ReasonReservationReplanned, "pods this scheduler did not place took room reserved on node "+home)
-	time.Sleep(2 * time.Second)
-	for _, x := range execs {
-		x.OwnerReferences[0].UID = d.UID
-	}
-	e.create(execs...)
-	e.waitBound(20*time.Second, names(execs...)...)
+	e.floodThenExecutors(d, execs, "pods this scheduler did not place took room reserved on node "+home)
 }
 
 // A pod of another scheduler preempted for a group is seen to go (its
@@ -265,6 +254,52 @@ func TestGroupTooBigForTheClusterDoesNotTakeTheDrain(t *testing.T) {
 	e.gangs(e.ns, "huge", 1, 3, "4", "") // 12 CPU of 8: never
 	e.gangs(e.ns, "big", 1, 2, "4", "")  // two whole nodes once drained
 	e.waitEvent("PodGroup", "big-0", podgroup.ReasonStarving, "reserving nodes")
+}
+
+// A group held at its queue's max (it could run on the cluster, but its
+// queue may never hold it) does not take the starvation drain either.
+func TestGroupAtItsQueueMaxDoesNotTakeTheDrain(t *testing.T) {
+	e := newEnv(t, gangConfig(func(a *configv1.GangArgs) { a.StarvationThresholdSeconds = ptr.To[int64](2) }))
+	e.runPods(e.ns, time.Hour)
+	e.createQueue("capped", 1, func(q *v1alpha1.Queue) { q.Spec.Max = v1.ResourceList{v1.ResourceCPU: resource.MustParse("4")} })
+	e.nodes("n", 2, "4")
+	e.gangs(e.ns, "busy", 2, 1, "1", "")
+	e.waitBound(20*time.Second, "busy-0-0", "busy-1-0")
+	e.createPodGroup(w.MakePodGroup("", "capped").MinMember(2).Label(v1alpha1.QueueLabel, "capped").Obj()) // 8 CPU, queue max 4
+	e.create(w.MakePod("", "capped-0").Group("capped").Req("cpu", "4").Obj(), w.MakePod("", "capped-1").Group("capped").Req("cpu", "4").Obj())
+	e.waitCondition("capped-0", "queue capped")
+	e.gangs(e.ns, "big", 1, 2, "4", "")
+	e.waitEvent("PodGroup", "big-0", podgroup.ReasonStarving, "reserving nodes")
+}
+
+// A PodGroup used again after its first run finished waits from the new
+// run: it does not starve at once on the clock of its first.
+func TestReusedGroupWaitsFromItsNewRun(t *testing.T) {
+	const threshold = 3 * time.Second
+	e := newEnv(t, gangConfig(func(a *configv1.GangArgs) {
+		a.StarvationThresholdSeconds = ptr.To[int64](int64(threshold / time.Second))
+	}))
+	e.runPods(e.ns, time.Hour)
+	e.nodes("n", 2, "4")
+	e.gangs(e.ns, "busy", 2, 1, "3", "") // one on each node
+	e.waitBound(20*time.Second, "busy-0-0", "busy-1-0")
+	e.createPodGroup(w.MakePodGroup("", "again").MinMember(1).Obj())
+	e.create(w.MakePod("", "again-0").Group("again").Req("cpu", "1").Obj())
+	e.waitBound(20*time.Second, "again-0")
+	first := e.get("again-0")
+	first.Status.Phase = v1.PodSucceeded
+	if _, err := e.c.Client.CoreV1().Pods(e.ns).UpdateStatus(e.ctx, first, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(threshold + time.Second) // past the threshold since the first run began
+
+	e.create(w.MakePod("", "again-1").Group("again").Req("cpu", "4").Obj()) // fits no node until one drains
+	e.waitCondition("again-1", "")
+	time.Sleep(threshold / 2)
+	if e.hasEvent("PodGroup", "again", podgroup.ReasonStarving, "") {
+		t.Fatalf("the new run starved at once, on the clock of the first")
+	}
+	e.waitEvent("PodGroup", "again", podgroup.ReasonStarving, "reserving nodes")
 }
 
 // Executors beyond what the driver declared stay within the queue's max:
@@ -336,18 +371,7 @@ func TestCordonedNodeUnderReservationReplanned(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second) // for the scheduler to see it
-	var flood []*v1.Pod
-	for i := 0; i < 8; i++ {
-		flood = append(flood, w.MakePod("", fmt.Sprintf("flood-%d", i)).Req("cpu", "1").Obj())
-	}
-	e.create(flood...)
-	e.waitEvent("Pod", driver.Name, podgroup.ReasonReservationReplanned, "node "+home+", with")
-	time.Sleep(2 * time.Second)
-	for _, x := range execs {
-		x.OwnerReferences[0].UID = d.UID
-	}
-	e.create(execs...)
-	e.waitBound(20*time.Second, names(execs...)...)
+	e.floodThenExecutors(d, execs, "node "+home+", with")
 }
 
 // A PodDisruptionBudget that allows one disruption keeps both of two
@@ -382,4 +406,24 @@ func TestDisruptionBudgetCoversVictimsTogether(t *testing.T) {
 			t.Errorf("%s was preempted: the budget allows one disruption and the group needs both", name)
 		}
 	}
+}
+
+// floodThenExecutors fills the cluster's free room with 1-CPU pods of no
+// group, waits for the driver's reservation to be replanned with an Event
+// containing replanned, then creates the driver's executors and waits for
+// all of them to bind in the room kept for them.
+func (e *env) floodThenExecutors(driver *v1.Pod, execs []*v1.Pod, replanned string) {
+	e.t.Helper()
+	var flood []*v1.Pod
+	for i := 0; i < 8; i++ {
+		flood = append(flood, w.MakePod("", fmt.Sprintf("flood-%d", i)).Req("cpu", "1").Obj())
+	}
+	e.create(flood...)
+	e.waitEvent("Pod", driver.Name, podgroup.ReasonReservationReplanned, replanned)
+	time.Sleep(2 * time.Second)
+	for _, x := range execs {
+		x.OwnerReferences[0].UID = driver.UID
+	}
+	e.create(execs...)
+	e.waitBound(20*time.Second, names(execs...)...)
 }
