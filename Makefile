@@ -8,7 +8,7 @@ LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gangsched-
 # Integration tests start many API servers; give them time on 2 cores.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build image bench bench-go soak coscheduling fuzz kwok test unit integration vet etcd generate demo clean
+.PHONY: all build image bench bench-go soak coscheduling fuzz kwok spark test unit integration vet etcd generate demo clean
 
 all: build
 
@@ -43,6 +43,18 @@ integration: etcd build
 ## test: vet, unit and integration tests — what CI runs
 test: etcd build vet
 	ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang $(GO) test -timeout $(TEST_TIMEOUT) ./...
+
+## spark: Apache Spark (the pyspark sdist from PyPI carries spark-submit, the Kubernetes jars and pi.py) in
+## ./bin/pyspark-$(SPARK_VERSION); SPARK_HOME is its deps/ folder
+SPARK_VERSION := 4.3.0
+SPARK_HOME := $(BIN)/pyspark-$(SPARK_VERSION)/deps
+spark: $(SPARK_HOME)/bin/spark-submit
+$(SPARK_HOME)/bin/spark-submit:
+	mkdir -p $(BIN)/dl
+	python3 -m pip download --quiet --no-deps --no-binary :all: -d $(BIN)/dl pyspark==$(SPARK_VERSION)
+	tar xzf $(BIN)/dl/pyspark-$(SPARK_VERSION).tar.gz -C $(BIN)
+	rm -f $(BIN)/dl/pyspark-$(SPARK_VERSION).tar.gz
+	test -x $@
 
 ## kwok: fake nodes and pod lifecycle, built from its Go module
 KWOK_VERSION := v0.8.0
