@@ -8,7 +8,7 @@ LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gangsched-
 # Integration tests start many API servers; give them time on 2 cores.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build image bench bench-go soak coscheduling fuzz kwok spark test unit integration vet etcd generate demo clean
+.PHONY: all build image bench bench-go soak coscheduling fuzz kwok spark test test-spark unit integration vet etcd generate demo clean
 
 all: build
 
@@ -40,9 +40,16 @@ unit:
 integration: etcd build
 	ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang $(GO) test -timeout $(TEST_TIMEOUT) ./test/...
 
-## test: vet, unit and integration tests — what CI runs
-test: etcd build vet
-	ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang $(GO) test -timeout $(TEST_TIMEOUT) ./...
+## test: vet, unit and integration tests, then the real-Spark tests on their own (their JVMs would slow the
+## others down) — what CI runs
+TEST_ENV = ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang
+test: etcd build vet spark
+	$(TEST_ENV) $(GO) test -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /test/spark)
+	$(MAKE) test-spark
+
+## test-spark: real spark-submit, driver and executor JVMs through gang-scheduler (test/spark)
+test-spark: etcd build spark
+	$(TEST_ENV) GANGSCHED_SPARK_HOME=$(SPARK_HOME) GANGSCHED_REQUIRE_SPARK=1 $(GO) test -timeout $(TEST_TIMEOUT) ./test/spark/...
 
 ## spark: Apache Spark (the pyspark sdist from PyPI carries spark-submit, the Kubernetes jars and pi.py) in
 ## ./bin/pyspark-$(SPARK_VERSION); SPARK_HOME is its deps/ folder

@@ -5,8 +5,6 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/gangsched/gangsched/test/cluster"
@@ -34,19 +32,8 @@ func TestMain(m *testing.M) {
 			env  string
 			pkg  string
 		}{{&binary, binaryEnv, "./cmd/gang-scheduler"}, {&plugin, pluginEnv, "./cmd/kubectl-gang"}} {
-			if *b.path = os.Getenv(b.env); *b.path != "" {
-				continue
-			}
-			root, err := cluster.RepoRoot()
-			if err != nil {
+			if *b.path, err = cluster.Binary(b.env, b.pkg, dir); err != nil {
 				fmt.Fprintln(os.Stderr, err)
-				return 1
-			}
-			*b.path = filepath.Join(dir, filepath.Base(b.pkg))
-			build := exec.Command("go", "build", "-o", *b.path, b.pkg)
-			build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
-			if err := build.Run(); err != nil {
-				fmt.Fprintln(os.Stderr, "building", b.pkg+":", err)
 				return 1
 			}
 		}

@@ -1,0 +1,56 @@
+package spark
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// gangConf is what a user adds to spark-submit for gangsched (README's
+// "Spark" section): the scheduler name and the driver's declaration of its
+// executors (memory: 512m heap + Spark's 384Mi minimum overhead).
+var gangConf = []string{
+	"--conf", "spark.kubernetes.scheduler.name=gang-scheduler",
+	"--conf", "spark.executor.instances=2",
+	"--conf", "spark.kubernetes.driver.annotation.gangsched.io/executors=2",
+	"--conf", "spark.kubernetes.driver.annotation.gangsched.io/executor-requests=cpu=1,memory=896Mi",
+}
+
+// SparkPi submitted with spark-submit in cluster mode runs through
+// gangsched: its driver is admitted with room for both executors, which do
+// not exist yet, in one decision; the executors bind into that room and
+// the app prints its result.
+func TestSparkPiClusterMode(t *testing.T) {
+	e := newEnv(t, false, 2, v1.ResourceList{v1.ResourceCPU: resource.MustParse("4"), v1.ResourceMemory: resource.MustParse("8Gi")})
+	start := time.Now()
+	if err := e.submit("spark-pi", gangConf, e.sparkPi()...); err != nil {
+		t.Fatal(err)
+	}
+	driver := e.waitDriver("spark-pi", v1.PodSucceeded, 5*time.Minute)
+	t.Logf("SparkPi finished in %s", time.Since(start).Round(time.Second))
+	out, err := e.k.Log(e.ns, driver.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "Pi is roughly 3.1") {
+		t.Errorf("driver log has no result:\n%s", out)
+	}
+
+	bound := e.rec.boundOf(driver)
+	if len(bound["driver"]) != 1 || len(bound["executor"]) != 2 {
+		t.Errorf("bound: %d drivers and %d executors, want 1 and 2", len(bound["driver"]), len(bound["executor"]))
+	}
+	admitted := e.events("GangAdmitted")
+	if len(admitted) != 1 || admitted[0].InvolvedObject.Name != driver.Name ||
+		!contains(admitted[0].Message, "3 pods planned", "(2 not created yet)") {
+		t.Errorf("want one GangAdmitted Event on %s planning the driver and 2 executors to come, got %+v", driver.Name, admitted)
+	}
+	for _, reason := range []string{"GangReleased", "ReservationLost", "ReservationExpired", "MemberLargerThanDeclared"} {
+		if ev := e.events(reason); len(ev) > 0 {
+			t.Errorf("%s Events: %v", reason, ev[0].Message)
+		}
+	}
+}
