@@ -17,14 +17,14 @@ import (
 // and with them bound no executor fits anywhere.
 var (
 	contentionApps  = []string{"pi-a", "pi-b", "pi-c", "pi-d"}
-	contentionNodes = v1.ResourceList{v1.ResourceCPU: resource.MustParse("4"), v1.ResourceMemory: resource.MustParse("16Gi")}
+	contentionNodes = pool{prefix: "node", n: 2, capacity: v1.ResourceList{v1.ResourceCPU: resource.MustParse("4"), v1.ResourceMemory: resource.MustParse("16Gi")}}
 	contentionConf  = append([]string{"--conf", "spark.kubernetes.driver.request.cores=2"}, gangConf...)
 )
 
 // With gangsched, every app finishes: each is admitted once, whole, and
 // none is released; the apps that do not fit wait with nothing bound.
 func TestSparkContentionAllAppsFinish(t *testing.T) {
-	e := newEnv(t, false, 2, contentionNodes)
+	e := newEnv(t, false, contentionNodes)
 	start := time.Now()
 	e.submitAll(contentionApps, contentionConf)
 	var drivers []*v1.Pod
@@ -58,7 +58,7 @@ func TestSparkContentionAllAppsFinish(t *testing.T) {
 // With kube-scheduler's default profile, the same input deadlocks: all
 // four drivers bind and run, and none of their executors ever fits.
 func TestSparkContentionDeadlocksWithDefaultScheduler(t *testing.T) {
-	e := newEnv(t, true, 2, contentionNodes)
+	e := newEnv(t, true, contentionNodes)
 	e.submitAll(contentionApps, contentionConf)
 	var drivers []*v1.Pod
 	for _, app := range contentionApps {

@@ -37,10 +37,19 @@ type env struct {
 	rec   *recorder
 }
 
-// newEnv starts the cluster with n nodes of capacity, run by a process
+// pool is a set of nodes alike: <prefix>-0 ... <prefix>-<n-1>.
+type pool struct {
+	prefix   string
+	n        int
+	capacity v1.ResourceList
+	labels   map[string]string
+	taints   []v1.Taint
+}
+
+// newEnv starts the cluster with the nodes of pools, run by a process
 // kubelet, and the gang-scheduler binary with the shipped configuration
 // (stock: kube-scheduler's default profile under the same name).
-func newEnv(t *testing.T, stock bool, n int, capacity v1.ResourceList) *env {
+func newEnv(t *testing.T, stock bool, pools ...pool) *env {
 	t.Helper()
 	spark := findSpark(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -61,13 +70,21 @@ func newEnv(t *testing.T, stock bool, n int, capacity v1.ResourceList) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodes, err := c.CreateNodes(ctx, "node", n, capacity, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var names []string
-	for _, node := range nodes {
-		names = append(names, node.Name)
+	for _, p := range pools {
+		nodes, err := c.CreateNodes(ctx, p.prefix, p.n, p.capacity, p.labels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, node := range nodes {
+			if len(p.taints) > 0 {
+				node.Spec.Taints = p.taints
+				if _, err := c.Client.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			names = append(names, node.Name)
+		}
 	}
 	k, err := c.StartProcessKubelet(ctx, cluster.ProcessKubeletOptions{Nodes: names, SparkHome: spark.home, PythonPath: spark.pythonPath})
 	if err != nil {

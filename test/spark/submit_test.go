@@ -1,6 +1,9 @@
 package spark
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +27,7 @@ var gangConf = []string{
 // not exist yet, in one decision; the executors bind into that room and
 // the app prints its result.
 func TestSparkPiClusterMode(t *testing.T) {
-	e := newEnv(t, false, 2, v1.ResourceList{v1.ResourceCPU: resource.MustParse("4"), v1.ResourceMemory: resource.MustParse("8Gi")})
+	e := newEnv(t, false, pool{prefix: "node", n: 2, capacity: v1.ResourceList{v1.ResourceCPU: resource.MustParse("4"), v1.ResourceMemory: resource.MustParse("8Gi")}})
 	start := time.Now()
 	if err := e.submit("spark-pi", gangConf, e.sparkPi()...); err != nil {
 		t.Fatal(err)
@@ -52,5 +55,59 @@ func TestSparkPiClusterMode(t *testing.T) {
 		if ev := e.events(reason); len(ev) > 0 {
 			t.Errorf("%s Events: %v", reason, ev[0].Message)
 		}
+	}
+}
+
+// Executors bound for a tainted pool of their own, as README's "Executors
+// that go elsewhere than their driver" declares them: Spark puts the node
+// selector and (from the pod template) the toleration on the executors,
+// and the driver's executor-template annotation tells gangsched, which
+// reserves their room in that pool. The general node has room for the
+// driver only, so a plan that ignored the pool would find none.
+func TestExecutorsInTheirOwnPool(t *testing.T) {
+	spotTaint := v1.Taint{Key: "pool", Value: "spot", Effect: v1.TaintEffectNoSchedule}
+	e := newEnv(t, false,
+		pool{prefix: "general", n: 1, capacity: v1.ResourceList{v1.ResourceCPU: resource.MustParse("1"), v1.ResourceMemory: resource.MustParse("8Gi")},
+			labels: map[string]string{"pool": "general"}},
+		pool{prefix: "spot", n: 2, capacity: v1.ResourceList{v1.ResourceCPU: resource.MustParse("1"), v1.ResourceMemory: resource.MustParse("8Gi")},
+			labels: map[string]string{"pool": "spot"}, taints: []v1.Taint{spotTaint}})
+	template := filepath.Join(t.TempDir(), "executor-pod-template.yaml")
+	if err := os.WriteFile(template, []byte(`apiVersion: v1
+kind: Pod
+spec:
+  tolerations:
+  - key: pool
+    operator: Equal
+    value: spot
+    effect: NoSchedule
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := append(slices.Clone(gangConf),
+		"--conf", "spark.kubernetes.executor.node.selector.pool=spot",
+		"--conf", "spark.kubernetes.executor.podTemplateFile="+template,
+		"--conf", `spark.kubernetes.driver.annotation.gangsched.io/executor-template={"spec":{"nodeSelector":{"pool":"spot"},"tolerations":[{"key":"pool","operator":"Equal","value":"spot","effect":"NoSchedule"}]}}`)
+	if err := e.submit("spark-pi-spot", conf, e.sparkPi()...); err != nil {
+		t.Fatal(err)
+	}
+	driver := e.waitDriver("spark-pi-spot", v1.PodSucceeded, 5*time.Minute)
+	if out, err := e.k.Log(e.ns, driver.Name); err != nil || !strings.Contains(out, "Pi is roughly 3.1") {
+		t.Errorf("driver printed no result (%v)", err)
+	}
+	bound := e.rec.boundOf(driver)
+	if len(bound["driver"]) != 1 || bound["driver"][0].node != "general-0" {
+		t.Errorf("driver bound: %+v, want on general-0", bound["driver"])
+	}
+	if len(bound["executor"]) != 2 {
+		t.Errorf("executors bound: %+v, want 2", bound["executor"])
+	}
+	for _, x := range bound["executor"] {
+		if !strings.HasPrefix(x.node, "spot-") {
+			t.Errorf("executor bound to %s, want the spot pool", x.node)
+		}
+	}
+	admitted := e.events("GangAdmitted")
+	if len(admitted) != 1 || !contains(admitted[0].Message, "(2 not created yet)", "general-0", "spot-0", "spot-1") {
+		t.Errorf("want one GangAdmitted Event reserving room on general-0 and both spot nodes, got %+v", admitted)
 	}
 }
