@@ -341,7 +341,8 @@ func (m *Manager) admitLocked(logger klog.Logger, g *Group, plan planResult, pod
 //   - for a Spark app declared by its driver, into the executors it
 //     declares and has not created yet;
 //   - with a declared member size (MemberRequests, or the Spark driver's
-//     executor-requests), into that many members; once a real member exists
+//     executor-requests), into as many members of that size as rem holds
+//     (rounded up, in its largest dimension); once a real member exists
 //     (not a driver), each of its size, so that executors larger than
 //     declared (sidecars, overhead) are planned as they are;
 //   - with no declared size, into members of a real member's size;
@@ -369,9 +370,18 @@ func (g *Group) virtualItems(rem resources.List) []Item {
 		}
 		ok = true
 	case declared != nil:
-		if pieces, ok = splitRemainder(rem, declared); ok && real != nil {
+		// As many members as rem holds, each of the declared size (or
+		// the real one's): rem's own proportions say nothing of a member,
+		// and Spark Operator's minResources counts Spark's "512m" of
+		// memory as 0.512 bytes.
+		if pieces, ok = splitRemainder(rem, declared); ok {
+			shape := declared.Clone()
+			shape[resources.Pods] = 1
+			if real != nil {
+				shape = real
+			}
 			for i := range pieces {
-				pieces[i] = real
+				pieces[i] = shape
 			}
 		}
 	case real != nil:

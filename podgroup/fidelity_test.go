@@ -332,3 +332,32 @@ func TestRoomFreedByAssumeWakesBlockedPods(t *testing.T) {
 		t.Errorf("activated %v, want the blocked pod woken", got)
 	}
 }
+
+// Spark Operator's PodGroup counts Spark's memory ("512m") as Kubernetes
+// quantities (0.512 bytes): its minResources says nothing of memory. The
+// executors still to come are then planned at the size their driver
+// declares, memory included, not cut from minResources' proportions.
+func TestOperatorMinResourcesPlannedAtDeclaredSize(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	m, _ := newManager()
+	m.UpsertPodGroup(w.MakePodGroup("ns", "pi-pg").MinMember(1).MinResources("cpu", "3", "memory", "2688m").Obj())
+	driver := w.MakeSparkDriver("ns", "pi").Group("pi-pg").Req("cpu", "1", "memory", "896Mi").
+		Annotation(podgroup.AnnotationExecutorRequests, "cpu=1,memory=896Mi").Obj()
+	m.UpsertPod(driver)
+	rooms := func(n int) podgroup.Nodes {
+		out := make([]podgroup.NodeRoom, n)
+		for i := range out {
+			name := string(rune('a' + i))
+			out[i] = podgroup.NodeRoom{Name: name, Node: w.MakeNode(name).Obj(), Free: resources.List{"cpu": 4000, "memory": 1 << 30, "pods": 110}}
+		}
+		return fixed(out)
+	}
+	// One executor of 896Mi per node of 1Gi: two nodes hold the driver
+	// and one executor.
+	if adm := m.Admit(logger, driver, rooms(2)); adm.Admitted {
+		t.Fatalf("admitted on 2 nodes of 1Gi (%s): the executors' memory was not planned", adm.Message)
+	}
+	if adm := m.Admit(logger, driver, rooms(3)); !adm.Admitted {
+		t.Fatalf("not admitted on 3 nodes of 1Gi: %s", adm.Message)
+	}
+}
