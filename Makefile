@@ -8,7 +8,7 @@ LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gangsched-
 # Integration tests start many API servers; give them time on 2 cores.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build image bench bench-go soak coscheduling fuzz kwok spark test test-spark unit integration vet etcd generate demo clean
+.PHONY: all build image bench bench-go soak coscheduling fuzz kwok spark spark-operator test test-spark unit integration vet etcd generate demo clean
 
 all: build
 
@@ -43,13 +43,14 @@ integration: etcd build
 ## test: vet, unit and integration tests, then the real-Spark tests on their own (their JVMs would slow the
 ## others down) — what CI runs
 TEST_ENV = ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang
-test: etcd build vet spark
+test: etcd build vet spark spark-operator
 	$(TEST_ENV) $(GO) test -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /test/spark)
 	$(MAKE) test-spark
 
 ## test-spark: real spark-submit, driver and executor JVMs through gang-scheduler (test/spark)
-test-spark: etcd build spark
-	$(TEST_ENV) GANGSCHED_SPARK_HOME=$(SPARK_HOME) GANGSCHED_REQUIRE_SPARK=1 $(GO) test -timeout $(TEST_TIMEOUT) ./test/spark/...
+test-spark: etcd build spark spark-operator
+	$(TEST_ENV) GANGSCHED_SPARK_HOME=$(SPARK_HOME) SPARK_OPERATOR_BIN=$(BIN)/spark-operator \
+	  SPARK_OPERATOR_CRDS=$(SPARK_OPERATOR_CRDS) GANGSCHED_REQUIRE_SPARK=1 $(GO) test -timeout $(TEST_TIMEOUT) ./test/spark/...
 
 ## spark: Apache Spark (the pyspark sdist from PyPI carries spark-submit, the Kubernetes jars and pi.py) in
 ## ./bin/pyspark-$(SPARK_VERSION); SPARK_HOME is its deps/ folder
@@ -62,6 +63,20 @@ $(SPARK_HOME)/bin/spark-submit:
 	tar xzf $(BIN)/dl/pyspark-$(SPARK_VERSION).tar.gz -C $(BIN)
 	rm -f $(BIN)/dl/pyspark-$(SPARK_VERSION).tar.gz
 	test -x $@
+
+## spark-operator: Spark Operator's controller and webhook (kubeflow/spark-operator $(SPARK_OPERATOR_VERSION),
+## built from the Go module proxy in its own module, hack/tools/spark-operator) and its CRDs, in ./bin
+SPARK_OPERATOR_VERSION := v2.3.0
+SPARK_OPERATOR_CRDS := $(BIN)/spark-operator-crds
+spark-operator: $(BIN)/spark-operator
+$(BIN)/spark-operator: hack/tools/spark-operator/go.mod hack/tools/spark-operator/main.go
+	cd hack/tools/spark-operator && $(GO) build \
+	  -ldflags "-X github.com/kubeflow/spark-operator/v2.version=$(SPARK_OPERATOR_VERSION)" -o $@.tmp .
+	rm -rf $(SPARK_OPERATOR_CRDS) && mkdir -p $(SPARK_OPERATOR_CRDS)
+	cp "$$(cd hack/tools/spark-operator && $(GO) list -m -f '{{.Dir}}' github.com/kubeflow/spark-operator/v2)"/config/crd/bases/*.yaml \
+	  $(SPARK_OPERATOR_CRDS)/
+	chmod u+w $(SPARK_OPERATOR_CRDS)/*.yaml
+	mv $@.tmp $@
 
 ## kwok: fake nodes and pod lifecycle, built from its Go module
 KWOK_VERSION := v0.8.0

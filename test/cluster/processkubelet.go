@@ -63,7 +63,8 @@ type ProcessKubeletOptions struct {
 // a container whose args start with `driver` or `executor` it runs what
 // the image's entrypoint.sh runs, with the pod's environment (field
 // references resolved, $(VAR) expanded) and its volumes as directories of
-// their own. It reports the pod Running with podIP 127.0.0.1, then
+// their own, and the image's paths (/opt/spark, its Python examples) at
+// SparkHome. It reports the pod Running with podIP 127.0.0.1, then
 // Succeeded or Failed with the process's exit code; when the pod is
 // deleted it ends the process group and finishes the deletion, and
 // deletes the pods the deleted pod owned, as the garbage collector would.
@@ -88,8 +89,8 @@ type ProcessKubelet struct {
 	nodes map[string]bool
 	dir   string
 	// master, tokenFile and caFile are what processes use to reach the
-	// API server.
-	master, tokenFile, caFile string
+	// API server; confDir is SubmitEnv's SPARK_CONF_DIR.
+	master, tokenFile, caFile, confDir string
 
 	pods     corelisters.PodLister
 	services corelisters.ServiceLister
@@ -135,6 +136,7 @@ func (c *Cluster) StartProcessKubelet(ctx context.Context, opts ProcessKubeletOp
 		master:    c.stable.Host,
 		tokenFile: filepath.Join(dir, "token"),
 		caFile:    filepath.Join(dir, "ca.crt"),
+		confDir:   filepath.Join(dir, "submit-conf"),
 		queue:     workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
 		logger:    klog.FromContext(ctx).WithName("process-kubelet"),
 		procs:     map[string]*process{},
@@ -147,6 +149,9 @@ func (c *Cluster) StartProcessKubelet(ctx context.Context, opts ProcessKubeletOp
 		return nil, err
 	}
 	if err := os.WriteFile(k.caFile, c.stable.TLSClientConfig.CAData, 0o600); err != nil {
+		return nil, err
+	}
+	if err := k.writeSubmitDefaults(); err != nil {
 		return nil, err
 	}
 
@@ -197,14 +202,37 @@ func (c *Cluster) StartProcessKubelet(ctx context.Context, opts ProcessKubeletOp
 // Master is the API server URL for spark-submit's --master, after "k8s://".
 func (k *ProcessKubelet) Master() string { return k.master }
 
-// SubmitConf returns the spark-submit settings that reach this cluster's
-// API server from this machine: the submission client's token and CA
-// (spark.kubernetes.authenticate.submission.*), as --conf arguments.
-func (k *ProcessKubelet) SubmitConf() []string {
-	return []string{
-		"--conf", "spark.kubernetes.authenticate.submission.oauthTokenFile=" + k.tokenFile,
-		"--conf", "spark.kubernetes.authenticate.submission.caCertFile=" + k.caFile,
+// SubmitEnv returns the environment of a spark-submit run on this machine
+// against the cluster, by a test or by a tool that runs spark-submit itself
+// (Spark Operator): SPARK_HOME, PATH with its bin/ first, the small-JVM
+// options, and SPARK_CONF_DIR with a spark-defaults.conf that reaches this
+// cluster's API server from this machine (the submission client's token
+// and CA, spark.kubernetes.authenticate.submission.*) and turns the web UI
+// off. An app's own --conf settings override those defaults.
+func (k *ProcessKubelet) SubmitEnv() []string {
+	env := []string{
+		"SPARK_HOME=" + k.opts.SparkHome,
+		"SPARK_CONF_DIR=" + k.confDir,
+		"PATH=" + filepath.Join(k.opts.SparkHome, "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"JAVA_TOOL_OPTIONS=" + strings.Join(k.opts.JavaOptions, " "),
 	}
+	if home := os.Getenv("JAVA_HOME"); home != "" {
+		env = append(env, "JAVA_HOME="+home)
+	}
+	return env
+}
+
+// writeSubmitDefaults writes the spark-defaults.conf of SubmitEnv.
+func (k *ProcessKubelet) writeSubmitDefaults() error {
+	if err := os.MkdirAll(k.confDir, 0o700); err != nil {
+		return err
+	}
+	conf := strings.Join([]string{
+		"spark.kubernetes.authenticate.submission.oauthTokenFile " + k.tokenFile,
+		"spark.kubernetes.authenticate.submission.caCertFile " + k.caFile,
+		"spark.ui.enabled false",
+	}, "\n") + "\n"
+	return os.WriteFile(filepath.Join(k.confDir, "spark-defaults.conf"), []byte(conf), 0o600)
 }
 
 // Log returns the output of the latest process run for pod namespace/name,
@@ -537,6 +565,16 @@ func (m mountTable) rewrite(s string) string {
 	return s
 }
 
+// imageLayout maps the paths of Spark's image (apache/spark) that apps
+// name as local:// files to where the distribution at SparkHome has them:
+// the Python examples, then the rest of /opt/spark.
+func (k *ProcessKubelet) imageLayout() mountTable {
+	return mountTable{
+		{"/opt/spark/examples/src/main/python", filepath.Join(k.opts.SparkHome, "examples")},
+		{"/opt/spark", k.opts.SparkHome},
+	}
+}
+
 // volumes makes a directory for each volume the container mounts, filled
 // with the keys of ConfigMap and Secret volumes, and returns the mount
 // table, longest mount path first. The contents of ConfigMap files (such
@@ -594,6 +632,7 @@ func (k *ProcessKubelet) volumes(ctx context.Context, pod *v1.Pod, c *v1.Contain
 		}
 		table = append(table, struct{ path, dir string }{vm.MountPath, dir})
 	}
+	table = append(table, k.imageLayout()...)
 	sort.Slice(table, func(i, j int) bool { return len(table[i].path) > len(table[j].path) })
 	for path, v := range files {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {

@@ -32,9 +32,9 @@ func readExample(t *testing.T, name string, into interface{}) {
 	}
 }
 
-// sparkPod builds a pod as Spark 3.5 does from a pod template: the
-// template's metadata and scheduler, Spark's labels, the container's
-// requests.
+// sparkPod builds a pod as Spark does from a pod template: the template's
+// metadata and node constraints, Spark's labels, the scheduler of
+// spark.kubernetes.scheduler.name, the container's requests.
 func sparkPod(template *v1.Pod, shaped *v1.Pod, cpu, memory string) *v1.Pod {
 	p := shaped.DeepCopy()
 	for k, v := range template.Labels {
@@ -43,7 +43,7 @@ func sparkPod(template *v1.Pod, shaped *v1.Pod, cpu, memory string) *v1.Pod {
 	for k, v := range template.Annotations {
 		p.Annotations[k] = v
 	}
-	p.Spec.SchedulerName = template.Spec.SchedulerName
+	p.Spec.SchedulerName = "gang-scheduler"
 	p.Spec.NodeSelector = template.Spec.NodeSelector
 	p.Spec.Tolerations = template.Spec.Tolerations
 	p.Spec.Affinity = template.Spec.Affinity
@@ -51,12 +51,13 @@ func sparkPod(template *v1.Pod, shaped *v1.Pod, cpu, memory string) *v1.Pod {
 	return p
 }
 
-// Pods shaped exactly as Spark 3.5 creates them from examples/spark's pod
+// Pods shaped exactly as Spark creates them from examples/spark's pod
 // templates (labels spark-app-selector, spark-role, spark-exec-id, executors
 // owned by the driver) are grouped and admitted all-or-nothing: the driver
-// waits until it and its 4 executors fit, the executors on the tainted
+// waits until it and its 2 executors fit, the executors on the tainted
 // batch pool their template sends them to, then the executors bind in the
-// room held for them there.
+// room held for them there. (test/spark runs the same files with real
+// Spark.)
 func TestSparkExamplePodTemplates(t *testing.T) {
 	e := newEnv(t, gangConfig(nil))
 	e.createQueue("analytics", 1, nil)
@@ -64,19 +65,19 @@ func TestSparkExamplePodTemplates(t *testing.T) {
 	readExample(t, "driver-pod-template.yaml", &driverTpl)
 	readExample(t, "executor-pod-template.yaml", &execTpl)
 	batch := func(name string) *w.NodeWrapper {
-		return w.MakeNode(name, "cpu", "4", "memory", "32Gi").Label("pool", "batch").Taint("dedicated", "batch", v1.TaintEffectNoSchedule)
+		return w.MakeNode(name, "cpu", "1", "memory", "32Gi").Label("pool", "batch").Taint("dedicated", "batch", v1.TaintEffectNoSchedule)
 	}
 	e.nodes("general", 1, "4")
-	e.node(batch("batch-0")) // 4 CPU for executors: they need 8
+	e.node(batch("batch-0")) // 1 CPU for executors: they need 2
 
-	driver := sparkPod(&driverTpl, w.MakeSparkDriver("", "pi").Obj(), "1", "1408Mi")
+	driver := sparkPod(&driverTpl, w.MakeSparkDriver("", "pi").Obj(), "1", "896Mi")
 	created := e.create(driver)[0]
 	var execs []*v1.Pod
-	for i := 1; i <= 4; i++ {
-		execs = append(execs, sparkPod(&execTpl, w.MakeSparkExecutor("", "pi", i, created).Obj(), "2", "4505Mi"))
+	for i := 1; i <= 2; i++ {
+		execs = append(execs, sparkPod(&execTpl, w.MakeSparkExecutor("", "pi", i, created).Obj(), "1", "896Mi"))
 	}
 	e.sparkDriver(created, execs...)
-	e.waitCondition(driver.Name, "needs cpu 9")
+	e.waitCondition(driver.Name, "1 of 3 pods fit on no node at once")
 	e.stayUnbound(time.Second, driver.Name)
 	e.node(batch("batch-1"))
 	e.waitBound(30*time.Second, driver.Name)
@@ -99,11 +100,11 @@ func TestSparkExamplePodGroup(t *testing.T) {
 	pg.Namespace = e.ns
 	e.createPodGroup(&pg)
 	e.nodes("n", 3, "4")
-	driver := w.MakeSparkDriver("", "pi").Group(pg.Name).Req("cpu", "1", "memory", "1408Mi").Obj()
+	driver := w.MakeSparkDriver("", "pi").Group(pg.Name).Req("cpu", "1", "memory", "896Mi").Obj()
 	created := e.create(driver)[0]
 	var execs []*v1.Pod
-	for i := 1; i <= 4; i++ {
-		execs = append(execs, w.MakeSparkExecutor("", "pi", i, created).Group(pg.Name).Req("cpu", "2", "memory", "4505Mi").Obj())
+	for i := 1; i <= 2; i++ {
+		execs = append(execs, w.MakeSparkExecutor("", "pi", i, created).Group(pg.Name).Req("cpu", "1", "memory", "896Mi").Obj())
 	}
 	e.sparkDriver(created, execs...)
 	e.waitBound(30*time.Second, driver.Name)

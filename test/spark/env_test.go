@@ -3,7 +3,6 @@ package spark
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -15,7 +14,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/ptr"
 
+	"github.com/gangsched/gangsched/apis/scheduling/v1alpha1"
+	queueclientset "github.com/gangsched/gangsched/client/clientset/versioned"
 	"github.com/gangsched/gangsched/manifests"
 	"github.com/gangsched/gangsched/test/cluster"
 )
@@ -109,10 +111,10 @@ func newEnv(t *testing.T, stock bool, pools ...pool) *env {
 	return e
 }
 
-// sparkPi is the app every test submits: Spark's own pi.py, in 10
-// partitions.
+// sparkPi is the app every test submits: Spark's own pi.py, where Spark's
+// image has it, in 10 partitions.
 func (e *env) sparkPi() []string {
-	return []string{"local://" + filepath.Join(e.spark.home, "examples", "pi.py"), "10"}
+	return []string{"local:///opt/spark/examples/src/main/python/pi.py", "10"}
 }
 
 // submit runs spark-submit in cluster mode for the app name, with conf (the
@@ -128,22 +130,13 @@ func (e *env) submit(name string, conf []string, app ...string) error {
 		// No image is pulled: the process kubelet runs SparkHome.
 		"--conf", "spark.kubernetes.container.image=apache/spark:4.3.0",
 		"--conf", "spark.kubernetes.submission.waitAppCompletion=false",
-		"--conf", "spark.ui.enabled=false",
 		"--conf", "spark.driver.memory=512m",
 		"--conf", "spark.executor.memory=512m",
 	}
-	args = append(args, e.k.SubmitConf()...)
 	args = append(args, conf...)
 	args = append(args, app...)
 	cmd := exec.CommandContext(e.ctx, filepath.Join(e.spark.home, "bin", "spark-submit"), args...)
-	home := e.t.TempDir()
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + home, "SPARK_HOME=" + e.spark.home,
-		"JAVA_TOOL_OPTIONS=-XX:+UseSerialGC -XX:TieredStopAtLevel=1",
-	}
-	if jh := os.Getenv("JAVA_HOME"); jh != "" {
-		cmd.Env = append(cmd.Env, "JAVA_HOME="+jh)
-	}
+	cmd.Env = append(e.k.SubmitEnv(), "HOME="+e.t.TempDir())
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("spark-submit %s: %w\n%s", name, err, cluster.Tail(string(out), 40))
@@ -168,6 +161,19 @@ func (e *env) submitAll(names []string, conf []string) {
 		if err != nil {
 			e.t.Fatal(err)
 		}
+	}
+}
+
+// createQueue creates the gangsched Queue name (weight 1, no limits).
+func (e *env) createQueue(name string) {
+	e.t.Helper()
+	qc, err := queueclientset.NewForConfig(cluster.JSONConfig(e.c.Config))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	q := &v1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1alpha1.QueueSpec{Weight: ptr.To[int32](1)}}
+	if _, err := qc.SchedulingV1alpha1().Queues().Create(e.ctx, q, metav1.CreateOptions{}); err != nil {
+		e.t.Fatal(err)
 	}
 }
 

@@ -2,6 +2,7 @@ package spark
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,6 +11,8 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/gangsched/gangsched/test/cluster"
 )
 
 // gangConf is what a user adds to spark-submit for gangsched (README's
@@ -109,5 +112,49 @@ spec:
 	admitted := e.events("GangAdmitted")
 	if len(admitted) != 1 || !contains(admitted[0].Message, "(2 not created yet)", "general-0", "spot-0", "spot-1") {
 		t.Errorf("want one GangAdmitted Event reserving room on general-0 and both spot nodes, got %+v", admitted)
+	}
+}
+
+// examples/spark/spark-submit.sh, run as a user runs it (K8S_API and the
+// namespace set, spark-submit on the PATH), with its pod templates: the
+// driver declares its 2 executors and their pool, goes to the general node,
+// the executors' room is reserved on the tainted batch pool, and the
+// script returns once SparkPi has printed its result.
+func TestSparkSubmitExample(t *testing.T) {
+	batch := v1.Taint{Key: "dedicated", Value: "batch", Effect: v1.TaintEffectNoSchedule}
+	e := newEnv(t, false,
+		pool{prefix: "general", n: 1, capacity: v1.ResourceList{v1.ResourceCPU: resource.MustParse("2"), v1.ResourceMemory: resource.MustParse("8Gi")},
+			labels: map[string]string{"pool": "general"}},
+		pool{prefix: "batch", n: 2, capacity: v1.ResourceList{v1.ResourceCPU: resource.MustParse("1"), v1.ResourceMemory: resource.MustParse("8Gi")},
+			labels: map[string]string{"pool": "batch"}, taints: []v1.Taint{batch}})
+	e.createQueue("analytics")
+	root, err := cluster.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(e.ctx, "bash", filepath.Join(root, "examples", "spark", "spark-submit.sh"))
+	cmd.Env = append(e.k.SubmitEnv(), "HOME="+t.TempDir(), "K8S_API="+e.k.Master(), "SPARK_NAMESPACE="+e.ns)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("spark-submit.sh: %v\n%s", err, cluster.Tail(string(out), 40))
+	}
+	driver := e.waitDriver("spark-pi", v1.PodSucceeded, time.Minute)
+	if out, err := e.k.Log(e.ns, driver.Name); err != nil || !strings.Contains(out, "Pi is roughly 3.1") {
+		t.Errorf("driver printed no result (%v)", err)
+	}
+	bound := e.rec.boundOf(driver)
+	if len(bound["driver"]) != 1 || bound["driver"][0].node != "general-0" {
+		t.Errorf("driver bound: %+v, want on general-0", bound["driver"])
+	}
+	if len(bound["executor"]) != 2 {
+		t.Errorf("executors bound: %+v, want 2", bound["executor"])
+	}
+	for _, x := range bound["executor"] {
+		if !strings.HasPrefix(x.node, "batch-") {
+			t.Errorf("executor bound to %s, want the batch pool", x.node)
+		}
+	}
+	admitted := e.events("GangAdmitted")
+	if len(admitted) != 1 || !contains(admitted[0].Message, "(2 not created yet)", "general-0", "batch-0", "batch-1") {
+		t.Errorf("want one GangAdmitted Event reserving room on general-0 and both batch nodes, got %+v", admitted)
 	}
 }
