@@ -361,3 +361,29 @@ func TestOperatorMinResourcesPlannedAtDeclaredSize(t *testing.T) {
 		t.Fatalf("not admitted on 3 nodes of 1Gi: %s", adm.Message)
 	}
 }
+
+// A Spark app in client mode has no driver pod: its executors carry the
+// gang's annotations (spark.kubernetes.executor.annotation.*), and the
+// first of them is placed only when all the app declares fit, with room
+// held for the rest; executors without the annotations are placed one by
+// one, as before.
+func TestClientModeExecutorsDeclareTheGang(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	m, _ := newManager()
+	first := w.MakeSparkExecutor("ns", "shell", 1, nil).Req("cpu", "2", "memory", "1Gi").
+		Annotation(podgroup.AnnotationExecutors, "3").Obj()
+	m.UpsertPod(first)
+	if adm := m.Admit(logger, first, nodes(2, 2)); adm.Admitted || !strings.Contains(adm.Message, "cpu 6") {
+		t.Fatalf("first of 3 executors of 2 CPU admitted on 4 CPU: %+v", adm)
+	}
+	if adm := m.Admit(logger, first, nodes(3, 2)); !adm.Admitted {
+		t.Fatalf("not admitted on 6 CPU: %s", adm.Message)
+	}
+
+	lone := w.MakeSparkExecutor("ns", "plain", 1, nil).Req("cpu", "2").Obj()
+	m.UpsertPod(lone)
+	// Beside the room held for the shell's 3 executors.
+	if adm := m.Admit(logger, lone, nodes(4, 2)); !adm.Admitted {
+		t.Fatalf("an executor without annotations waits: %s", adm.Message)
+	}
+}

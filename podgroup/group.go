@@ -72,10 +72,13 @@ type Group struct {
 	// podGroup is the PodGroup object (KindPodGroup only; nil while missing).
 	podGroup *schedv1alpha1.PodGroup
 	// driver is the Spark driver pod (KindSparkApp only; nil while unseen).
-	driver  *v1.Pod
-	spec    Spec
-	members map[types.UID]*member
-	phase   Phase
+	driver *v1.Pod
+	// declarer is the executor whose annotations gave spec, for a Spark
+	// app in client mode (no driver pod; see SpecFromSparkExecutor).
+	declarer *v1.Pod
+	spec     Spec
+	members  map[types.UID]*member
+	phase    Phase
 
 	// scheduleStart is when the group was first considered for admission.
 	scheduleStart time.Time

@@ -224,6 +224,15 @@ func (m *Manager) upsertMemberLocked(g *Group, pod *v1.Pod, acts *Actions) {
 				m.eventLocked(g, acts, v1.EventTypeWarning, ReasonInvalid, g.invalidMessage())
 			}
 		}
+	} else if _, declares := pod.Annotations[AnnotationExecutors]; declares && g.key.Kind == KindSparkApp &&
+		g.driver == nil && (g.declarer == nil || !annotationsEqual(g.declarer, pod)) {
+		// Client mode: no driver pod, the executors declare the gang.
+		g.declarer = pod
+		g.spec = SpecFromSparkExecutor(pod)
+		g.failure = nil
+		if !g.spec.Valid() {
+			m.eventLocked(g, acts, v1.EventTypeWarning, ReasonInvalid, g.invalidMessage())
+		}
 	}
 	prev := mb.state
 	mb.state = stateOf(pod, prev)
@@ -624,13 +633,16 @@ func (m *Manager) waitLocked(g *Group, acts *Actions, cause, msg string) {
 }
 
 // eventObject is where the group's Events go: the PodGroup, else the Spark
-// driver; nil when neither is known.
+// driver, else (client mode) the executor that declared the gang; nil when
+// none is known.
 func (g *Group) eventObject() runtime.Object {
 	switch {
 	case g.podGroup != nil:
 		return g.podGroup
 	case g.driver != nil:
 		return g.driver
+	case g.declarer != nil:
+		return g.declarer
 	}
 	return nil
 }

@@ -102,13 +102,27 @@ func templateOf(annotations map[string]string, key string, errs *field.ErrorList
 // needs the driver plus AnnotationExecutors executors of
 // AnnotationExecutorRequests each; without the annotations it needs the driver
 // alone (and executors are not reserved).
-func SpecFromSparkDriver(driver *v1.Pod) Spec {
+func SpecFromSparkDriver(driver *v1.Pod) Spec { return sparkSpec(driver, true) }
+
+// SpecFromSparkExecutor reads the gang of a Spark app whose driver runs
+// outside the cluster (client mode) from one of its executors, which carry
+// the driver's annotations (spark.kubernetes.executor.annotation.*): the
+// group needs AnnotationExecutors executors, this one among them, of
+// AnnotationExecutorRequests each, or of this executor's own requests when
+// that annotation is missing. Without AnnotationExecutors every executor is
+// placed on its own, as before.
+func SpecFromSparkExecutor(executor *v1.Pod) Spec { return sparkSpec(executor, false) }
+
+// sparkSpec reads the annotations of a Spark pod: a driver, whose group
+// is it and its executors, or an executor of a client-mode app, whose group
+// is its executors.
+func sparkSpec(pod *v1.Pod, driver bool) Spec {
 	s := Spec{MinMember: 1}
 	annotations := field.NewPath("metadata", "annotations")
-	countStr, hasCount := driver.Annotations[AnnotationExecutors]
-	reqStr, hasReq := driver.Annotations[AnnotationExecutorRequests]
-	s.MemberTemplate = templateOf(driver.Annotations, AnnotationExecutorTemplate, &s.Errs)
-	if !hasCount && !hasReq {
+	countStr, hasCount := pod.Annotations[AnnotationExecutors]
+	reqStr, hasReq := pod.Annotations[AnnotationExecutorRequests]
+	s.MemberTemplate = templateOf(pod.Annotations, AnnotationExecutorTemplate, &s.Errs)
+	if !hasCount && (!hasReq || !driver) {
 		return s
 	}
 	var count int64
@@ -123,7 +137,8 @@ func SpecFromSparkDriver(driver *v1.Pod) Spec {
 			count = n
 		}
 	}
-	if hasReq {
+	switch {
+	case hasReq:
 		rl, err := resources.Parse(reqStr)
 		if err != nil {
 			s.Errs = append(s.Errs, field.Invalid(annotations.Key(AnnotationExecutorRequests), reqStr, err.Error()))
@@ -131,7 +146,9 @@ func SpecFromSparkDriver(driver *v1.Pod) Spec {
 			rl[resources.Pods] = 1
 			s.MemberRequests = rl
 		}
-	} else if count > 0 {
+	case !driver:
+		s.MemberRequests = resources.PodRequests(pod)
+	case count > 0:
 		s.Errs = append(s.Errs, field.Required(annotations.Key(AnnotationExecutorRequests),
 			fmt.Sprintf("needed when %s is above zero", AnnotationExecutors)))
 	}
@@ -139,7 +156,10 @@ func SpecFromSparkDriver(driver *v1.Pod) Spec {
 		return s
 	}
 	s.Executors = count
-	total := resources.PodRequests(driver)
+	total := resources.List{}
+	if driver {
+		total = resources.PodRequests(pod)
+	}
 	if count > 0 {
 		total.Add(s.MemberRequests.Scaled(count))
 	}

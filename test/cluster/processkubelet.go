@@ -205,9 +205,10 @@ func (k *ProcessKubelet) Master() string { return k.master }
 // SubmitEnv returns the environment of a spark-submit run on this machine
 // against the cluster, by a test or by a tool that runs spark-submit itself
 // (Spark Operator): SPARK_HOME, PATH with its bin/ first, the small-JVM
-// options, and SPARK_CONF_DIR with a spark-defaults.conf that reaches this
-// cluster's API server from this machine (the submission client's token
-// and CA, spark.kubernetes.authenticate.submission.*) and turns the web UI
+// options, the PYTHONPATH of pyspark, and SPARK_CONF_DIR with a spark-defaults.conf that reaches this
+// cluster's API server from this machine (the token and CA of the
+// submission client, spark.kubernetes.authenticate.submission.*, and of a
+// client-mode driver, spark.kubernetes.authenticate.*) and turns the web UI
 // off. An app's own --conf settings override those defaults.
 func (k *ProcessKubelet) SubmitEnv() []string {
 	env := []string{
@@ -215,6 +216,9 @@ func (k *ProcessKubelet) SubmitEnv() []string {
 		"SPARK_CONF_DIR=" + k.confDir,
 		"PATH=" + filepath.Join(k.opts.SparkHome, "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"JAVA_TOOL_OPTIONS=" + strings.Join(k.opts.JavaOptions, " "),
+		// A client-mode Python driver runs here.
+		"PYTHONPATH=" + k.opts.PythonPath,
+		"PYSPARK_PYTHON=python3",
 	}
 	if home := os.Getenv("JAVA_HOME"); home != "" {
 		env = append(env, "JAVA_HOME="+home)
@@ -230,6 +234,9 @@ func (k *ProcessKubelet) writeSubmitDefaults() error {
 	conf := strings.Join([]string{
 		"spark.kubernetes.authenticate.submission.oauthTokenFile " + k.tokenFile,
 		"spark.kubernetes.authenticate.submission.caCertFile " + k.caFile,
+		// A client-mode driver (on this machine) creates the executors.
+		"spark.kubernetes.authenticate.oauthTokenFile " + k.tokenFile,
+		"spark.kubernetes.authenticate.caCertFile " + k.caFile,
 		"spark.ui.enabled false",
 	}, "\n") + "\n"
 	return os.WriteFile(filepath.Join(k.confDir, "spark-defaults.conf"), []byte(conf), 0o600)

@@ -122,26 +122,34 @@ func (e *env) sparkPi() []string {
 // is created. The harness adds only what reaches this cluster and keeps
 // the JVMs small.
 func (e *env) submit(name string, conf []string, app ...string) error {
-	args := []string{
-		"--master", "k8s://" + e.k.Master(),
+	args := append([]string{
 		"--deploy-mode", "cluster",
+		"--conf", "spark.kubernetes.submission.waitAppCompletion=false",
+	}, conf...)
+	_, err := e.sparkSubmit(e.ctx, name, args, app...)
+	return err
+}
+
+// sparkSubmit runs spark-submit against the cluster for the app name with
+// args and app, and returns its output once it exits.
+func (e *env) sparkSubmit(ctx context.Context, name string, args []string, app ...string) (string, error) {
+	all := []string{
+		"--master", "k8s://" + e.k.Master(),
 		"--name", name,
 		"--conf", "spark.kubernetes.namespace=" + e.ns,
 		// No image is pulled: the process kubelet runs SparkHome.
 		"--conf", "spark.kubernetes.container.image=apache/spark:4.3.0",
-		"--conf", "spark.kubernetes.submission.waitAppCompletion=false",
 		"--conf", "spark.driver.memory=512m",
 		"--conf", "spark.executor.memory=512m",
 	}
-	args = append(args, conf...)
-	args = append(args, app...)
-	cmd := exec.CommandContext(e.ctx, filepath.Join(e.spark.home, "bin", "spark-submit"), args...)
+	all = append(append(all, args...), app...)
+	cmd := exec.CommandContext(ctx, filepath.Join(e.spark.home, "bin", "spark-submit"), all...)
 	cmd.Env = append(e.k.SubmitEnv(), "HOME="+e.t.TempDir())
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("spark-submit %s: %w\n%s", name, err, cluster.Tail(string(out), 40))
+		return string(out), fmt.Errorf("spark-submit %s: %w\n%s", name, err, cluster.Tail(string(out), 40))
 	}
-	return nil
+	return string(out), nil
 }
 
 // submitAll submits the apps at once, as independent users would.
@@ -164,14 +172,15 @@ func (e *env) submitAll(names []string, conf []string) {
 	}
 }
 
-// createQueue creates the gangsched Queue name (weight 1, no limits).
-func (e *env) createQueue(name string) {
+// createQueue creates the gangsched Queue name, of weight 1 and at most
+// max (nil: no limit).
+func (e *env) createQueue(name string, max v1.ResourceList) {
 	e.t.Helper()
 	qc, err := queueclientset.NewForConfig(cluster.JSONConfig(e.c.Config))
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	q := &v1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1alpha1.QueueSpec{Weight: ptr.To[int32](1)}}
+	q := &v1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1alpha1.QueueSpec{Weight: ptr.To[int32](1), Max: max}}
 	if _, err := qc.SchedulingV1alpha1().Queues().Create(e.ctx, q, metav1.CreateOptions{}); err != nil {
 		e.t.Fatal(err)
 	}
@@ -291,7 +300,12 @@ func (e *env) record() *recorder {
 // boundOf returns the pods seen bound of the app whose driver is driver,
 // by role.
 func (r *recorder) boundOf(driver *v1.Pod) map[string][]boundPod {
-	app := driver.Labels["spark-app-selector"]
+	return r.boundApp(driver.Labels["spark-app-selector"])
+}
+
+// boundApp returns the pods seen bound of the app whose
+// spark-app-selector is app, by role.
+func (r *recorder) boundApp(app string) map[string][]boundPod {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := map[string][]boundPod{}

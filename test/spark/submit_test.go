@@ -127,7 +127,7 @@ func TestSparkSubmitExample(t *testing.T) {
 			labels: map[string]string{"pool": "general"}},
 		pool{prefix: "batch", n: 2, capacity: v1.ResourceList{v1.ResourceCPU: resource.MustParse("1"), v1.ResourceMemory: resource.MustParse("8Gi")},
 			labels: map[string]string{"pool": "batch"}, taints: []v1.Taint{batch}})
-	e.createQueue("analytics")
+	e.createQueue("analytics", nil)
 	root, err := cluster.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
