@@ -8,7 +8,7 @@ LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gangsched-
 # Integration tests start many API servers; give them time on 2 cores.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build image bench bench-go soak coscheduling fuzz kwok spark spark-operator test test-spark unit integration vet etcd generate demo clean
+.PHONY: all build image bench bench-go soak coscheduling fuzz kwok spark spark-operator test test-spark unit integration vet etcd generate demo spark-demo clean
 
 all: build
 
@@ -91,6 +91,11 @@ $(BIN)/coscheduling-scheduler: bench/coscheduling/go.mod bench/coscheduling/main
 
 CONTENTION = ETCD_BIN=$(BIN)/etcd $(GO) run ./bench/cmd/contention -scheduler-binary $(BIN)/gang-scheduler \
 	-kwok $(BIN)/kwok -kwok-module $$($(GO) env GOMODCACHE)/sigs.k8s.io/kwok@$(KWOK_VERSION)
+
+## spark-demo: real SparkPi apps (spark-submit, driver and executor JVMs on this machine) under contention on an
+## embedded cluster, kube-scheduler's default profile vs gangsched
+spark-demo: build etcd spark
+	ETCD_BIN=$(BIN)/etcd $(GO) run ./bench/cmd/spark-demo -scheduler-binary $(BIN)/gang-scheduler -spark-home $(SPARK_HOME)
 
 ## demo: Spark-like apps under contention on an embedded cluster with kwok nodes, default scheduler vs gangsched
 demo: build etcd kwok

@@ -3,7 +3,6 @@ package sim
 import (
 	"context"
 	"io"
-	"path/filepath"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -44,18 +43,7 @@ func StartEnv(ctx context.Context, wl Workload, o EnvOptions) (env *Env, err err
 			env.Stop()
 		}
 	}()
-	crd, err := cluster.PodGroupCRDPath()
-	if err != nil {
-		return nil, err
-	}
-	root, err := cluster.RepoRoot()
-	if err != nil {
-		return nil, err
-	}
-	// ElasticQuota is there for scheduler-plugins' controller, which
-	// watches it.
-	if err := c.InstallCRDs(ctx, crd, filepath.Join(filepath.Dir(crd), "scheduling.x-k8s.io_elasticquotas.yaml"),
-		filepath.Join(root, "manifests", "crds", "scheduling.gangsched.io_queues.yaml")); err != nil {
+	if err := c.InstallGangschedCRDs(ctx); err != nil {
 		return nil, err
 	}
 	queues, err := queueclient.NewForConfig(cluster.JSONConfig(c.Config))

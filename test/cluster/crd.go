@@ -268,3 +268,19 @@ func moduleVersion(module string) string {
 	}
 	return schedulerPluginsVersion
 }
+
+// InstallGangschedCRDs installs the CRDs gang-scheduler watches: the
+// scheduler-plugins PodGroup (and ElasticQuota, which scheduler-plugins'
+// controller watches) and gangsched's Queue (manifests/crds).
+func (c *Cluster) InstallGangschedCRDs(ctx context.Context) error {
+	crd, err := PodGroupCRDPath()
+	if err != nil {
+		return err
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return err
+	}
+	return c.InstallCRDs(ctx, crd, filepath.Join(filepath.Dir(crd), "scheduling.x-k8s.io_elasticquotas.yaml"),
+		filepath.Join(root, "manifests", "crds", "scheduling.gangsched.io_queues.yaml"))
+}

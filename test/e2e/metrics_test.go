@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -30,15 +29,7 @@ func TestMetricsAfterScenario(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c := cluster.Start(t)
-	root, err := cluster.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	crd, err := cluster.PodGroupCRDPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.InstallCRDs(ctx, crd, filepath.Join(root, "manifests", "crds", "scheduling.gangsched.io_queues.yaml")); err != nil {
+	if err := c.InstallGangschedCRDs(ctx); err != nil {
 		t.Fatal(err)
 	}
 	get := startBinary(t, c)

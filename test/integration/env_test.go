@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -47,15 +46,7 @@ func newEnvWithOptions(t *testing.T, config schedulerConfig, opts cluster.Option
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	c := cluster.StartWithOptions(t, opts)
-	crd, err := cluster.PodGroupCRDPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := cluster.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.InstallCRDs(ctx, crd, filepath.Join(root, "manifests", "crds", "scheduling.gangsched.io_queues.yaml")); err != nil {
+	if err := c.InstallGangschedCRDs(ctx); err != nil {
 		t.Fatal(err)
 	}
 	ns, err := c.CreateNamespace(ctx, "gang")

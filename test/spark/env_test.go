@@ -57,15 +57,7 @@ func newEnv(t *testing.T, stock bool, pools ...pool) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	c := cluster.StartWithOptions(t, cluster.Options{Restartable: true})
-	crd, err := cluster.PodGroupCRDPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := cluster.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.InstallCRDs(ctx, crd, filepath.Join(root, "manifests", "crds", "scheduling.gangsched.io_queues.yaml")); err != nil {
+	if err := c.InstallGangschedCRDs(ctx); err != nil {
 		t.Fatal(err)
 	}
 	ns, err := c.CreateNamespace(ctx, "spark")
