@@ -122,18 +122,22 @@ func (e *env) submit(name string, conf []string, app ...string) error {
 	return err
 }
 
+// baseConf is what every app the tests submit sets: the image (none is
+// pulled: the process kubelet runs SparkHome) and small JVMs.
+var baseConf = []string{
+	"--conf", "spark.kubernetes.container.image=apache/spark:4.3.0",
+	"--conf", "spark.driver.memory=512m",
+	"--conf", "spark.executor.memory=512m",
+}
+
 // sparkSubmit runs spark-submit against the cluster for the app name with
 // args and app, and returns its output once it exits.
 func (e *env) sparkSubmit(ctx context.Context, name string, args []string, app ...string) (string, error) {
-	all := []string{
+	all := append([]string{
 		"--master", "k8s://" + e.k.Master(),
 		"--name", name,
 		"--conf", "spark.kubernetes.namespace=" + e.ns,
-		// No image is pulled: the process kubelet runs SparkHome.
-		"--conf", "spark.kubernetes.container.image=apache/spark:4.3.0",
-		"--conf", "spark.driver.memory=512m",
-		"--conf", "spark.executor.memory=512m",
-	}
+	}, baseConf...)
 	all = append(append(all, args...), app...)
 	cmd := exec.CommandContext(ctx, filepath.Join(e.spark.home, "bin", "spark-submit"), all...)
 	cmd.Env = append(e.k.SubmitEnv(), "HOME="+e.t.TempDir())

@@ -75,8 +75,10 @@ func TestSparkDynamicAllocation(t *testing.T) {
 	}
 	bound := e.rec.boundOf(driver)
 	t.Logf("executors bound: %d, at most %d at once; the one held back: %q", len(bound["executor"]), maxBound, waited)
-	if len(bound["executor"]) != 2 || maxBound != 2 {
-		t.Errorf("%d executors bound, at most %d at once; want 2 (the gang's and one more within the queue's max)", len(bound["executor"]), maxBound)
+	// The one held back may bind once the app ends and its executors
+	// give their room back.
+	if len(bound["executor"]) < 2 || maxBound != 2 {
+		t.Errorf("%d executors bound, at most %d at once; want 2 at once (the gang's and one more within the queue's max)", len(bound["executor"]), maxBound)
 	}
 	if !strings.Contains(waited, "max") {
 		t.Errorf("no executor waited for the queue's max (last message %q)", waited)

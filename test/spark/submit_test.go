@@ -61,6 +61,14 @@ func TestSparkPiClusterMode(t *testing.T) {
 	}
 }
 
+// poolConf is README's "Executors that go elsewhere than their driver",
+// with the pod template file it names.
+var poolConf = []string{
+	"--conf", "spark.kubernetes.executor.node.selector.pool=spot",
+	"--conf", "spark.kubernetes.executor.podTemplateFile=executor-pod-template.yaml",
+	"--conf", `spark.kubernetes.driver.annotation.gangsched.io/executor-template={"spec":{"nodeSelector":{"pool":"spot"},"tolerations":[{"key":"pool","operator":"Equal","value":"spot","effect":"NoSchedule"}]}}`,
+}
+
 // Executors bound for a tainted pool of their own, as README's "Executors
 // that go elsewhere than their driver" declares them: Spark puts the node
 // selector and (from the pod template) the toleration on the executors,
@@ -86,10 +94,10 @@ spec:
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	conf := append(slices.Clone(gangConf),
-		"--conf", "spark.kubernetes.executor.node.selector.pool=spot",
-		"--conf", "spark.kubernetes.executor.podTemplateFile="+template,
-		"--conf", `spark.kubernetes.driver.annotation.gangsched.io/executor-template={"spec":{"nodeSelector":{"pool":"spot"},"tolerations":[{"key":"pool","operator":"Equal","value":"spot","effect":"NoSchedule"}]}}`)
+	conf := slices.Clone(gangConf)
+	for _, c := range poolConf {
+		conf = append(conf, strings.Replace(c, "executor-pod-template.yaml", template, 1))
+	}
 	if err := e.submit("spark-pi-spot", conf, e.sparkPi()...); err != nil {
 		t.Fatal(err)
 	}
