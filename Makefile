@@ -34,7 +34,8 @@ vet:
 
 ## unit: the tests of pure logic (no API server)
 unit:
-	$(GO) test ./apis/... ./resources/... ./podgroup/... ./plugins/... ./test/wrappers/...
+	$(GO) test ./apis/... ./resources/... ./podgroup/... ./plugins/... ./queue/... ./status/... ./metrics/... ./manifests/... \
+	  ./test/wrappers/...
 
 ## integration: the tests against a real etcd and kube-apiserver, and of the built binary
 integration: etcd build

@@ -151,9 +151,6 @@ func (g *Group) invalidMessage() string {
 	return fmt.Sprintf("pod group %s is invalid: %s", g.key, g.spec.Errs.ToAggregate())
 }
 
-// Key returns the group's key.
-func (g *Group) Key() Key { return g.key }
-
 // counts returns how many members exist (live), and how many are placed.
 func (g *Group) counts() (live, placed int) {
 	for _, mb := range g.members {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
 )
 
@@ -89,11 +88,6 @@ type Key struct {
 // "ns/spark-app-id" for a Spark app.
 func (k Key) String() string {
 	return fmt.Sprintf("%s/%s", k.Namespace, k.Name)
-}
-
-// NamespacedName returns the namespace and name of the key.
-func (k Key) NamespacedName() types.NamespacedName {
-	return types.NamespacedName{Namespace: k.Namespace, Name: k.Name}
 }
 
 // KeyOf returns the group a pod belongs to. The PodGroup label wins over

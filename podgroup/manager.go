@@ -568,13 +568,6 @@ func (m *Manager) OwnReservation(key Key) map[string]resources.List {
 	return out
 }
 
-// HasReservations reports whether any group holds reserved room.
-func (m *Manager) HasReservations() bool {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return len(m.reserving) > 0
-}
-
 // QueueOrder returns what the scheduling queue orders a group's pods by:
 // whether the group holds reserved room (admitted, members still to place),
 // and when it was created (its PodGroup, or its Spark driver), zero if the

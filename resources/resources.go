@@ -229,11 +229,3 @@ func Parse(s string) (List, error) {
 	}
 	return out, nil
 }
-
-// NodeFree returns what is left on a node: allocatable minus requested, with
-// the pod count as the Pods resource.
-func NodeFree(allocatable, requested List) List {
-	out := allocatable.Clone()
-	out.Sub(requested)
-	return out
-}

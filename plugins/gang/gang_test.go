@@ -29,9 +29,9 @@ func queued(p *v1.Pod, queuedAt time.Time) fwk.QueuedEntityInfo {
 func TestLess(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	pl := newTestPlugin()
-	oldDriver := w.MakeSparkDriver("ns", "old").Executors(10, "cpu=1").Req("cpu=1").Created(t0).Obj() // never fits oneNode
+	oldDriver := w.MakeSparkDriver("ns", "old").Executors(10, "cpu=1").Req("cpu", "1").Created(t0).Obj() // never fits oneNode
 	oldExec := w.MakeSparkExecutor("ns", "old", 1, oldDriver).Created(t0.Add(time.Minute)).Obj()
-	newDriver := w.MakeSparkDriver("ns", "new").Executors(10, "cpu=1").Req("cpu=1").Created(t0.Add(time.Second)).Obj()
+	newDriver := w.MakeSparkDriver("ns", "new").Executors(10, "cpu=1").Req("cpu", "1").Created(t0.Add(time.Second)).Obj()
 	pl.manager.UpsertPod(oldDriver)
 	pl.manager.UpsertPod(oldExec)
 	pl.manager.UpsertPod(newDriver)
@@ -39,13 +39,13 @@ func TestLess(t *testing.T) {
 	lone := w.MakePod("ns", "lone").Obj()
 	another := w.MakePod("ns", "other").Obj()
 	// A group younger than "old" but admitted: its room is reserved.
-	admittedDriver := w.MakeSparkDriver("ns", "admitted").Executors(2, "cpu=1").Req("cpu=1").Created(t0.Add(time.Hour)).Obj()
+	admittedDriver := w.MakeSparkDriver("ns", "admitted").Executors(2, "cpu=1").Req("cpu", "1").Created(t0.Add(time.Hour)).Obj()
 	pl.manager.UpsertPod(admittedDriver)
 	logger, _ := ktesting.NewTestContext(t)
 	if adm := pl.manager.Admit(logger, admittedDriver, oneNode{cpu: 8}); !adm.Admitted {
 		t.Fatalf("group not admitted: %+v", adm)
 	}
-	admittedExec := w.MakeSparkExecutor("ns", "admitted", 1, admittedDriver).Req("cpu=1").Created(t0.Add(2 * time.Hour)).Obj()
+	admittedExec := w.MakeSparkExecutor("ns", "admitted", 1, admittedDriver).Req("cpu", "1").Created(t0.Add(2 * time.Hour)).Obj()
 
 	tests := map[string]struct {
 		a, b fwk.QueuedEntityInfo

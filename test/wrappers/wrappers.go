@@ -69,7 +69,7 @@ func ptr[T any](v T) *T { return &v }
 // Req sets the container's requests, e.g. Req("cpu", "1", "memory", "2Gi").
 func (p *PodWrapper) Req(kv ...string) *PodWrapper {
 	rl := v1.ResourceList{}
-	for i := 0; i+1 < len(kv); i += 2 {
+	for i := 0; i < len(pairs(kv)); i += 2 {
 		rl[v1.ResourceName(kv[i])] = resource.MustParse(kv[i+1])
 	}
 	p.Spec.Containers[0].Resources.Requests = rl
@@ -124,7 +124,7 @@ func (p *PodWrapper) Scheduler(name string) *PodWrapper { p.Spec.SchedulerName =
 // NodeSelector sets spec.nodeSelector.
 func (p *PodWrapper) NodeSelector(kv ...string) *PodWrapper {
 	p.Spec.NodeSelector = map[string]string{}
-	for i := 0; i+1 < len(kv); i += 2 {
+	for i := 0; i < len(pairs(kv)); i += 2 {
 		p.Spec.NodeSelector[kv[i]] = kv[i+1]
 	}
 	return p
@@ -157,7 +157,7 @@ func (w *PodGroupWrapper) MinMember(n int32) *PodGroupWrapper { w.Spec.MinMember
 // MinResources sets spec.minResources, e.g. MinResources("cpu", "8").
 func (w *PodGroupWrapper) MinResources(kv ...string) *PodGroupWrapper {
 	w.Spec.MinResources = v1.ResourceList{}
-	for i := 0; i+1 < len(kv); i += 2 {
+	for i := 0; i < len(pairs(kv)); i += 2 {
 		w.Spec.MinResources[v1.ResourceName(kv[i])] = resource.MustParse(kv[i+1])
 	}
 	return w
@@ -192,7 +192,7 @@ type NodeWrapper struct{ v1.Node }
 // defaults to 110.
 func MakeNode(name string, kv ...string) *NodeWrapper {
 	rl := v1.ResourceList{v1.ResourcePods: resource.MustParse("110")}
-	for i := 0; i+1 < len(kv); i += 2 {
+	for i := 0; i < len(pairs(kv)); i += 2 {
 		rl[v1.ResourceName(kv[i])] = resource.MustParse(kv[i+1])
 	}
 	return &NodeWrapper{v1.Node{
@@ -218,3 +218,12 @@ func (n *NodeWrapper) Unschedulable() *NodeWrapper { n.Spec.Unschedulable = true
 
 // Obj returns the node.
 func (n *NodeWrapper) Obj() *v1.Node { return &n.Node }
+
+// pairs returns kv, a list of name, value pairs; it panics on an odd
+// length, a mistake in the test that calls it.
+func pairs(kv []string) []string {
+	if len(kv)%2 != 0 {
+		panic(fmt.Sprintf("wrappers: odd list of name, value pairs: %q", kv))
+	}
+	return kv
+}
