@@ -8,7 +8,7 @@ LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gangsched-
 # Integration tests start many API servers; give them time on 2 cores.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build image bench bench-go soak coscheduling fuzz kwok spark spark-operator test test-spark unit integration vet etcd generate demo spark-demo clean
+.PHONY: all build image bench bench-go soak coscheduling fuzz kwok lint spark spark-operator test test-spark unit integration vet etcd generate demo spark-demo clean
 
 all: build
 
@@ -28,6 +28,12 @@ etcd: $(BIN)/etcd
 $(BIN)/etcd: hack/tools/etcd/go.mod hack/tools/etcd/main.go
 	cd hack/tools/etcd && $(GO) build -o $(BIN)/etcd .
 
+## lint: golangci-lint (.golangci.yml), built from the Go module proxy in its own module (hack/tools/golangci-lint)
+lint: $(BIN)/golangci-lint
+	$(BIN)/golangci-lint run ./...
+$(BIN)/golangci-lint: hack/tools/golangci-lint/go.mod
+	cd hack/tools/golangci-lint && $(GO) build -o $@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+
 ## vet: go vet over every package
 vet:
 	$(GO) vet ./...
@@ -41,10 +47,10 @@ unit:
 integration: etcd build
 	ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang $(GO) test -timeout $(TEST_TIMEOUT) ./test/...
 
-## test: vet, unit and integration tests, then the real-Spark tests on their own (their JVMs would slow the
+## test: vet, lint, unit and integration tests, then the real-Spark tests on their own (their JVMs would slow the
 ## others down) — what CI runs
 TEST_ENV = ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang
-test: etcd build vet spark spark-operator
+test: etcd build vet lint spark spark-operator
 	$(TEST_ENV) $(GO) test -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /test/spark)
 	$(MAKE) test-spark
 

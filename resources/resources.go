@@ -152,11 +152,12 @@ func (l List) Names() []v1.ResourceName {
 func (l List) ToResourceList() v1.ResourceList {
 	out := make(v1.ResourceList, len(l))
 	for k, v := range l {
-		if k == v1.ResourceCPU {
+		switch k {
+		case v1.ResourceCPU:
 			out[k] = *resource.NewMilliQuantity(v, resource.DecimalSI)
-		} else if k == v1.ResourceMemory || k == v1.ResourceEphemeralStorage {
+		case v1.ResourceMemory, v1.ResourceEphemeralStorage:
 			out[k] = *resource.NewQuantity(v, resource.BinarySI)
-		} else {
+		default:
 			out[k] = *resource.NewQuantity(v, resource.DecimalSI)
 		}
 	}

@@ -3,9 +3,9 @@ package gang
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/gangsched/gangsched/podgroup"
@@ -34,16 +34,11 @@ type preFilterState struct {
 	own map[string]resources.List
 	// drained are the nodes reserved for a starving group (nil if none).
 	drained map[string]bool
-	// blocked is set when Filter turned the pod away from a node because of
-	// reservations, so that PostFilter can ask for the pod to be activated
-	// when reserved room is freed.
-	blocked atomic.Bool
 	// noRoom is set when the pod's group was turned away for lack of room.
 	noRoom bool
 }
 
-// Clone returns the state itself: Filter only reads it, and blocked may be
-// shared by preemption's dry runs without harm.
+// Clone returns the state itself: nothing writes it after PreFilter.
 func (s *preFilterState) Clone() fwk.StateData { return s }
 
 func getPreFilterState(state fwk.CycleState) (*preFilterState, error) {
@@ -82,7 +77,7 @@ func (pl *Gang) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod
 	// After a restart or failover, reservations left by the previous
 	// instance are taken up before any pod can take their room.
 	if pl.manager.NeedsRestore() {
-		pl.act(ctx, pl.manager.Restore(pl.logger, pl.snapshot(ctx, nodes)))
+		pl.act(ctx, pl.manager.Restore(klog.FromContext(ctx), pl.snapshot(ctx, nodes)))
 	}
 	key, inGroup := podgroup.KeyOf(pod)
 	if !inGroup {
@@ -93,7 +88,7 @@ func (pl *Gang) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod
 		state.Write(preFilterStateKey, &preFilterState{requests: resources.PodRequests(pod), reservedByOthers: reserved, drained: pl.manager.DrainedNodes(nil)})
 		return nil, nil
 	}
-	adm := pl.manager.Admit(pl.logger, pod, pl.snapshot(ctx, nodes))
+	adm := pl.manager.Admit(klog.FromContext(ctx), pod, pl.snapshot(ctx, nodes))
 	pl.act(ctx, adm.Actions)
 	if !adm.Admitted {
 		// PostFilter preempts for a group turned away for lack of room only.
@@ -131,7 +126,6 @@ func (pl *Gang) Filter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, n
 			continue
 		}
 		if free := amountOf(nodeInfo.GetAllocatable(), name) - requestedOf(nodeInfo, name) - held[name]; free < want {
-			s.blocked.Store(true)
 			if s.drained[nodeInfo.Node().Name] {
 				return fwk.NewStatus(fwk.Unschedulable, ErrReasonDraining)
 			}
@@ -151,7 +145,7 @@ func (pl *Gang) Filter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, n
 // A pod kept off reserved room is activated when that room is freed.
 func (pl *Gang) PostFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, statuses fwk.NodeToStatusReader) (*fwk.PostFilterResult, *fwk.Status) {
 	s, _ := getPreFilterState(state)
-	if s != nil && s.blocked.Load() {
+	if pl.keptOffReservedRoom(statuses) {
 		pl.manager.NoteBlocked(pod)
 	}
 	if _, inGroup := podgroup.KeyOf(pod); !inGroup {
@@ -166,9 +160,27 @@ func (pl *Gang) PostFilter(ctx context.Context, state fwk.CycleState, pod *v1.Po
 		return nil, fwk.AsStatus(err)
 	}
 	// The victims' evictions are among the actions (Actions.Delete).
-	plan, acts := pl.manager.Preempt(pl.logger, pod, pl.snapshot(ctx, nodeInfos), pl.disruptionAllowed)
+	plan, acts := pl.manager.Preempt(klog.FromContext(ctx), pod, pl.snapshot(ctx, nodeInfos), pl.disruptionAllowed)
 	pl.act(ctx, acts)
 	return nil, fwk.NewStatus(fwk.Unschedulable, "preemption: "+plan.Message)
+}
+
+// keptOffReservedRoom reports whether Filter turned the pod away from some
+// node for room that groups hold, so that the pod is activated when
+// reserved room is freed.
+func (pl *Gang) keptOffReservedRoom(statuses fwk.NodeToStatusReader) bool {
+	nodes, err := statuses.NodesForStatusCode(pl.handle.SnapshotSharedLister().NodeInfos(), fwk.Unschedulable)
+	if err != nil {
+		return false
+	}
+	for _, n := range nodes {
+		for _, r := range statuses.Get(n.Node().Name).Reasons() {
+			if r == ErrReasonReserved || r == ErrReasonDraining {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // snapshotNodes is the scheduler's snapshot as podgroup.Nodes; it builds

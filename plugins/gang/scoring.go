@@ -37,7 +37,7 @@ func (pl *Gang) Score(ctx context.Context, state fwk.CycleState, pod *v1.Pod, no
 		}
 		covered = min(covered, float64(min(own[name], want))/float64(want))
 	}
-	return int64(covered * float64(fwk.MaxNodeScore)), nil
+	return int64(covered * float64(fwk.MaxScore)), nil
 }
 
 // ScoreExtensions returns nil: scores are already in [0, MaxNodeScore].

@@ -220,7 +220,7 @@ func startEtcdOnce(ctx context.Context, bin string, logOut io.Writer) (string, f
 	if err := waitEtcdHealthy(ctx, clientURL, exited); err != nil {
 		stop()
 		if waitErr != nil {
-			err = fmt.Errorf("%w (etcd exited: %v)", err, waitErr)
+			err = fmt.Errorf("%w (etcd exited: %w)", err, waitErr)
 		}
 		return "", nil, err
 	}
@@ -254,9 +254,9 @@ func waitEtcdHealthy(ctx context.Context, clientURL string, exited <-chan struct
 		lastErr = err
 		select {
 		case <-exited:
-			return fmt.Errorf("etcd at %s exited before it was healthy (last check: %v)", clientURL, lastErr)
+			return fmt.Errorf("etcd at %s exited before it was healthy (last check: %w)", clientURL, lastErr)
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for etcd at %s to be healthy: %w (last check: %v)", clientURL, context.Cause(ctx), lastErr)
+			return fmt.Errorf("waiting for etcd at %s to be healthy: %w (last check: %w)", clientURL, context.Cause(ctx), lastErr)
 		case <-ticker.C:
 		}
 	}

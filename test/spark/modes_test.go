@@ -135,7 +135,7 @@ func TestSparkClientMode(t *testing.T) {
 	err := wait.PollUntilContextTimeout(e.ctx, 500*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
 		select {
 		case r := <-done:
-			return false, fmt.Errorf("spark-submit ended first: %v", r.err)
+			return false, fmt.Errorf("spark-submit ended first: %w", r.err)
 		default:
 		}
 		execs = e.list("spark-role=executor")

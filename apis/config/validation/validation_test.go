@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -40,9 +41,13 @@ func TestValidateGangArgs(t *testing.T) {
 			tc.mutate(&args)
 			err := ValidateGangArgs(field.NewPath("args"), &args)
 			var got field.ErrorList
-			if err != nil {
-				for _, e := range err.(interface{ Errors() []error }).Errors() {
-					got = append(got, e.(*field.Error))
+			var agg interface{ Errors() []error }
+			if errors.As(err, &agg) {
+				for _, e := range agg.Errors() {
+					var fe *field.Error
+					if errors.As(e, &fe) {
+						got = append(got, fe)
+					}
 				}
 			}
 			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreFields(field.Error{}, "Detail", "BadValue")); diff != "" {
