@@ -28,7 +28,7 @@ func BenchmarkFilter(b *testing.B) {
 			ni.SetNode(w.MakeNode(name, "cpu", "32", "memory", "128Gi").Obj())
 			nodes[i] = ni
 			if i%10 == 0 {
-				reserved[name] = resources.List{"cpu": 30000, "memory": 64 << 30, "pods": 8}
+				reserved[name] = resources.List{"cpu": 31000, "memory": 64 << 30, "pods": 8}
 			}
 			if i%100 == 1 {
 				own[name] = resources.List{"cpu": 4000, "memory": 8 << 30, "pods": 2}
@@ -39,11 +39,22 @@ func BenchmarkFilter(b *testing.B) {
 		ctx := context.Background()
 		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
+			var refused, best int
 			for b.Loop() {
+				refused, best = 0, 0
 				for _, ni := range nodes {
-					pl.Filter(ctx, state, pod, ni)
-					pl.Score(ctx, state, pod, ni)
+					if !pl.Filter(ctx, state, pod, ni).IsSuccess() {
+						refused++
+					}
+					if score, _ := pl.Score(ctx, state, pod, ni); score == fwk.MaxScore {
+						best++
+					}
 				}
+			}
+			// Every reserved node is refused (31 of 32 CPU held), every
+			// node of the group's room scores highest.
+			if refused != n/10 || best != n/100 {
+				b.Fatalf("%d nodes refused and %d scored highest, want %d and %d", refused, best, n/10, n/100)
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -53,7 +54,10 @@ func filtersFramework(tb testing.TB, nodes []*v1.Node, pods []*v1.Pod) (fwk.Hand
 	fw, err := frameworkruntime.NewFramework(ctx, plugins.NewInTreeRegistry(), profile,
 		frameworkruntime.WithSnapshotSharedLister(snapshot),
 		frameworkruntime.WithInformerFactory(factory),
-		frameworkruntime.WithClientSet(client))
+		frameworkruntime.WithClientSet(client),
+		frameworkruntime.WithEventRecorder(&events.FakeRecorder{}),
+		frameworkruntime.WithPodActivator(noActivator{}),
+		frameworkruntime.WithWaitingPods(frameworkruntime.NewWaitingPodsMap()))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -65,6 +69,12 @@ func filtersFramework(tb testing.TB, nodes []*v1.Node, pods []*v1.Pod) (fwk.Hand
 	}
 	return fw, infos
 }
+
+// noActivator drops the pods a plugin activates: no scheduling queue runs
+// in these tests.
+type noActivator struct{}
+
+func (noActivator) Activate(klog.Logger, map[string]*v1.Pod) {}
 
 // zonedNodes lists n nodes of 32 CPU in 4 zones.
 func zonedNodes(n int) []*v1.Node {
