@@ -230,12 +230,8 @@ func (m *Manager) beyondGangLocked(g *Group, pod *v1.Pod) string {
 	return ""
 }
 
-// maxAdmitAhead bounds how many groups ahead of it one group's cycle
-// admits, to keep a cycle short.
-const maxAdmitAhead = 8
-
 // admitAheadLocked admits, in fair order, the eligible groups ahead of g
-// that fit, and names them; more is true when it stopped at maxAdmitAhead.
+// that fit, and names them; more is true when it stopped at Config.MaxAdmitAhead.
 func (m *Manager) admitAheadLocked(logger klog.Logger, g *Group, nodes Nodes, acts *Actions) (admitted []string, more bool) {
 	for {
 		f := m.fairnessLocked()
@@ -250,7 +246,7 @@ func (m *Manager) admitAheadLocked(logger klog.Logger, g *Group, nodes Nodes, ac
 		if next == nil {
 			return admitted, false
 		}
-		if len(admitted) == maxAdmitAhead {
+		if len(admitted) == m.cfg.MaxAdmitAhead {
 			return admitted, true
 		}
 		logger.V(4).Info("Admitting a pod group ahead in fair order", "podGroup", next.key, "behind", g.key)

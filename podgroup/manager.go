@@ -34,6 +34,29 @@ type Config struct {
 	// StarvationThreshold is how long a group may wait before nodes are
 	// reserved for it as they drain; 0 never.
 	StarvationThreshold time.Duration
+	// DrainRetry is how often a starving group with no drain yet is tried
+	// again (default 5 s).
+	DrainRetry time.Duration
+	// VictimsTimeout is how long the pods a group preempted get to exit
+	// before it gives up the room it claimed (default 5 min).
+	VictimsTimeout time.Duration
+	// MaxAdmitAhead bounds how many groups ahead of it one group's cycle
+	// admits (default 8).
+	MaxAdmitAhead int
+}
+
+// withDefaults fills in the fields left zero that have a default.
+func (c Config) withDefaults() Config {
+	if c.DrainRetry <= 0 {
+		c.DrainRetry = 5 * time.Second
+	}
+	if c.VictimsTimeout <= 0 {
+		c.VictimsTimeout = 5 * time.Minute
+	}
+	if c.MaxAdmitAhead <= 0 {
+		c.MaxAdmitAhead = 8
+	}
+	return c
 }
 
 // Manager is the single source of truth for pod groups: members, phases,
@@ -117,7 +140,7 @@ func NewManager(cfg Config, clk clock.PassiveClock) *Manager {
 		clk = clock.RealClock{}
 	}
 	return &Manager{
-		cfg:         cfg,
+		cfg:         cfg.withDefaults(),
 		clock:       clk,
 		groups:      map[Key]*Group{},
 		reserving:   map[Key]*Group{},

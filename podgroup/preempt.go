@@ -26,10 +26,6 @@ const (
 	ReasonPreempting = "GangPreempting"
 )
 
-// victimsTimeout is how long an admitted group waits for the pods it
-// preempted to exit before it is released.
-const victimsTimeout = 5 * time.Minute
-
 // Victim is what preemption evicts: a whole group, or a pod in no group.
 type Victim struct {
 	// Group is the victim's group; nil for a pod in no group.
@@ -167,7 +163,7 @@ func (m *Manager) Preempt(logger klog.Logger, pod *v1.Pod, nodes Nodes, allowed 
 		m.evictLocked(c, g, &acts)
 	}
 	m.admitLocked(logger, g, planResult{items: items, placement: plan}, pod, &acts)
-	g.deadline = m.clock.Now().Add(victimsTimeout)
+	g.deadline = m.clock.Now().Add(m.cfg.VictimsTimeout)
 	g.evicted = m.clock.Now()
 	msg := fmt.Sprintf("pod group %s preempts %s (%d pods) to make room, and waits for them to exit", key, strings.Join(names, ", "), len(g.victims))
 	m.eventLocked(g, &acts, v1.EventTypeNormal, ReasonPreempting, msg)

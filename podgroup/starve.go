@@ -161,10 +161,6 @@ func (m *Manager) DrainedNodes(exclude *Key) map[string]bool {
 	return out
 }
 
-// drainRetry is how often the timer tries a starving group that got no
-// drain reservation yet.
-const drainRetry = 5 * time.Second
-
 // drainRoomsLocked is the planner's view for a drain reservation: every
 // node as if its pods were gone (allocatable, less other groups'
 // reservations), the nodes with the most room free now first, so that the

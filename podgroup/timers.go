@@ -25,7 +25,7 @@ func (m *Manager) Tick() Actions {
 		case g.phase == PhaseAdmitted && len(g.victims) > 0 && now.Before(g.deadline):
 			m.retryEvictionsLocked(g, now, &acts)
 		case g.phase == PhaseAdmitted && len(g.victims) > 0 && !now.Before(g.deadline):
-			m.releaseLocked(g, metrics.ReleaseVictims, fmt.Sprintf("%d preempted pods did not exit within %s", len(g.victims), victimsTimeout), &acts)
+			m.releaseLocked(g, metrics.ReleaseVictims, fmt.Sprintf("%d preempted pods did not exit within %s", len(g.victims), m.cfg.VictimsTimeout), &acts)
 		case g.phase == PhaseAdmitted && !now.Before(g.deadline):
 			_, placed := g.counts()
 			m.releaseLocked(g, metrics.ReleasePermitTimeout, fmt.Sprintf("only %d/%d members placed within %s", placed, g.spec.MinMember, m.permitTimeoutLocked(g)), &acts)
@@ -44,7 +44,7 @@ func (m *Manager) Tick() Actions {
 	m.stopUselessDrainLocked(&acts)
 	if d := m.drainer; d != nil {
 		acts.Activate = append(acts.Activate, d.pendingPods()...)
-	} else if g := m.firstStarvingLocked(klog.Background(), now, nil); g != nil && now.Sub(g.drainTried) >= drainRetry {
+	} else if g := m.firstStarvingLocked(klog.Background(), now, nil); g != nil && now.Sub(g.drainTried) >= m.cfg.DrainRetry {
 		g.drainTried = now
 		acts.Activate = append(acts.Activate, g.pendingPods()...)
 	}

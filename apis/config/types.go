@@ -26,4 +26,13 @@ type GangArgs struct {
 	// StarvationThresholdSeconds is how long a group may wait for room
 	// before nodes are reserved for it as they drain; 0 turns that off.
 	StarvationThresholdSeconds int64
+	// DrainRetrySeconds is how often a starving group with no drain yet
+	// is tried again, to get its drain reservation on time.
+	DrainRetrySeconds int64
+	// VictimsTimeoutSeconds is how long the pods a group preempted get to
+	// exit; after it the group gives up the room it claimed and waits again.
+	VictimsTimeoutSeconds int64
+	// MaxAdmitAhead is how many groups ahead of it in fair order one
+	// group's scheduling cycle admits at most, to keep a cycle short.
+	MaxAdmitAhead int32
 }

@@ -33,6 +33,7 @@ import (
 	policylisters "k8s.io/client-go/listers/policy/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/defaultpreemption"
@@ -88,7 +89,13 @@ type Gang struct {
 	// active is set once this replica's informers synced (it leads); until
 	// then it records no Events (a standby must not write).
 	active atomic.Bool
+	// deletions are the pods to disrupt and delete (releases, preemption
+	// victims), worked off by deleteWorkers goroutines.
+	deletions workqueue.TypedInterface[podgroup.Deletion]
 }
+
+// deleteWorkers is how many pods are disrupted and deleted at once.
+const deleteWorkers = 4
 
 var (
 	_ fwk.QueueSortPlugin   = &Gang{}
@@ -136,6 +143,9 @@ func newWithClock(ctx context.Context, args *config.GangArgs, h fwk.Handle, clk 
 			MaxRetryBackoff:    time.Duration(args.MaxRetryBackoffSeconds) * time.Second,
 
 			StarvationThreshold: time.Duration(args.StarvationThresholdSeconds) * time.Second,
+			DrainRetry:          time.Duration(args.DrainRetrySeconds) * time.Second,
+			VictimsTimeout:      time.Duration(args.VictimsTimeoutSeconds) * time.Second,
+			MaxAdmitAhead:       int(args.MaxAdmitAhead),
 		}, clk),
 	}
 	if kc := h.KubeConfig(); kc != nil {
@@ -169,6 +179,14 @@ func newWithClock(ctx context.Context, args *config.GangArgs, h fwk.Handle, clk 
 		return nil, err
 	}
 	pl.watchCRDs(ctx)
+	pl.deletions = workqueue.NewTyped[podgroup.Deletion]()
+	for range deleteWorkers {
+		go pl.deleteWorker(ctx)
+	}
+	go func() {
+		<-ctx.Done()
+		pl.deletions.ShutDown()
+	}()
 	go pl.activate(ctx)
 	go wait.UntilWithContext(ctx, func(ctx context.Context) { pl.act(ctx, pl.manager.Tick()) }, tickInterval)
 	return pl, nil
@@ -264,8 +282,10 @@ func (pl *Gang) act(ctx context.Context, acts podgroup.Actions) {
 		pl.status.enqueueQueue(name)
 	}
 	// A standby replica deletes nothing; the Manager asks again later.
-	if len(acts.Delete) > 0 && active {
-		go pl.deleteMembers(pl.ctx, acts.Delete)
+	if active {
+		for _, d := range acts.Delete {
+			pl.deletions.Add(d)
+		}
 	}
 }
 

@@ -98,24 +98,30 @@ func (pl *Gang) disruptAndDelete(ctx context.Context, p *v1.Pod, reason, message
 	return err
 }
 
-// deleteMembers deletes what the Manager decided to: preemption victims
+// deleteWorker deletes, one at a time, what the Manager decided to (see
+// Gang.deletions), until the scheduler stops: preemption victims
 // (reason PreemptionByScheduler, as kube-scheduler's preemption marks them)
 // and the bound members of groups released whole
 // (podgroup.DisruptionReasonReleased). Each is marked DisruptionTarget,
 // then deleted with its grace period, only if it is still the pod the
 // Manager saw (UID precondition). A deletion that fails is issued again by
 // the Manager (victims: every evictRetry; members: at the next deadline).
-func (pl *Gang) deleteMembers(ctx context.Context, deletions []podgroup.Deletion) {
+func (pl *Gang) deleteWorker(ctx context.Context) {
 	logger := klog.FromContext(ctx)
-	for _, d := range deletions {
+	for {
+		d, quit := pl.deletions.Get()
+		if quit {
+			return
+		}
 		reason := d.Reason
 		if reason == "" {
 			reason = podgroup.DisruptionReasonReleased
 		}
 		if err := pl.disruptAndDelete(ctx, d.Pod, reason, d.Message); err != nil {
 			logger.Error(err, "Could not delete a pod", "pod", klog.KObj(d.Pod), "reason", reason)
-			continue
+		} else {
+			logger.V(2).Info("Deleted a pod", "pod", klog.KObj(d.Pod), "reason", reason)
 		}
-		logger.V(2).Info("Deleted a pod", "pod", klog.KObj(d.Pod), "reason", reason)
+		pl.deletions.Done(d)
 	}
 }

@@ -28,6 +28,9 @@ func Convert_v1_GangArgs_To_config_GangArgs(in *GangArgs, out *config.GangArgs, 
 	out.RetryBackoffSeconds = ptr.Deref(in.RetryBackoffSeconds, 0)
 	out.MaxRetryBackoffSeconds = ptr.Deref(in.MaxRetryBackoffSeconds, 0)
 	out.StarvationThresholdSeconds = ptr.Deref(in.StarvationThresholdSeconds, 0)
+	out.DrainRetrySeconds = ptr.Deref(in.DrainRetrySeconds, 0)
+	out.VictimsTimeoutSeconds = ptr.Deref(in.VictimsTimeoutSeconds, 0)
+	out.MaxAdmitAhead = ptr.Deref(in.MaxAdmitAhead, 0)
 	return nil
 }
 
@@ -38,5 +41,8 @@ func Convert_config_GangArgs_To_v1_GangArgs(in *config.GangArgs, out *GangArgs, 
 	out.RetryBackoffSeconds = ptr.To(in.RetryBackoffSeconds)
 	out.MaxRetryBackoffSeconds = ptr.To(in.MaxRetryBackoffSeconds)
 	out.StarvationThresholdSeconds = ptr.To(in.StarvationThresholdSeconds)
+	out.DrainRetrySeconds = ptr.To(in.DrainRetrySeconds)
+	out.VictimsTimeoutSeconds = ptr.To(in.VictimsTimeoutSeconds)
+	out.MaxAdmitAhead = ptr.To(in.MaxAdmitAhead)
 	return nil
 }

@@ -12,6 +12,9 @@ const (
 	DefaultRetryBackoffSeconds        int64 = 1
 	DefaultMaxRetryBackoffSeconds     int64 = 60
 	DefaultStarvationThresholdSeconds int64 = 120
+	DefaultDrainRetrySeconds          int64 = 5
+	DefaultVictimsTimeoutSeconds      int64 = 300
+	DefaultMaxAdmitAhead              int32 = 8
 )
 
 // SetDefaults_GangArgs fills the fields left unset.
@@ -30,6 +33,15 @@ func SetDefaults_GangArgs(obj *GangArgs) {
 	}
 	if obj.StarvationThresholdSeconds == nil {
 		obj.StarvationThresholdSeconds = ptr.To(DefaultStarvationThresholdSeconds)
+	}
+	if obj.DrainRetrySeconds == nil {
+		obj.DrainRetrySeconds = ptr.To(DefaultDrainRetrySeconds)
+	}
+	if obj.VictimsTimeoutSeconds == nil {
+		obj.VictimsTimeoutSeconds = ptr.To(DefaultVictimsTimeoutSeconds)
+	}
+	if obj.MaxAdmitAhead == nil {
+		obj.MaxAdmitAhead = ptr.To(DefaultMaxAdmitAhead)
 	}
 }
 

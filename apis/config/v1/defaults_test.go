@@ -17,6 +17,9 @@ func TestSetDefaultsGangArgs(t *testing.T) {
 		MaxRetryBackoffSeconds:    ptr.To(DefaultMaxRetryBackoffSeconds),
 
 		StarvationThresholdSeconds: ptr.To(DefaultStarvationThresholdSeconds),
+		DrainRetrySeconds:          ptr.To(DefaultDrainRetrySeconds),
+		VictimsTimeoutSeconds:      ptr.To(DefaultVictimsTimeoutSeconds),
+		MaxAdmitAhead:              ptr.To(DefaultMaxAdmitAhead),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want,+got):\n%s", diff)

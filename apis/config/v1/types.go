@@ -29,4 +29,15 @@ type GangArgs struct {
 	// before nodes are reserved for it as they drain (no new pod is placed
 	// in room it needs there); 0 turns that off. Defaults to 120.
 	StarvationThresholdSeconds *int64 `json:"starvationThresholdSeconds,omitempty"`
+	// DrainRetrySeconds is how often a starving group with no drain yet
+	// is tried again, to get its drain reservation on time. Defaults to 5.
+	DrainRetrySeconds *int64 `json:"drainRetrySeconds,omitempty"`
+	// VictimsTimeoutSeconds is how long the pods a group preempted get to
+	// exit; after it the group gives up the room it claimed and waits
+	// again. Defaults to 300.
+	VictimsTimeoutSeconds *int64 `json:"victimsTimeoutSeconds,omitempty"`
+	// MaxAdmitAhead is how many groups ahead of it in fair order one
+	// group's scheduling cycle admits at most, to keep a cycle short.
+	// Defaults to 8.
+	MaxAdmitAhead *int32 `json:"maxAdmitAhead,omitempty"`
 }

@@ -44,6 +44,21 @@ func (in *GangArgs) DeepCopyInto(out *GangArgs) {
 		*out = new(int64)
 		**out = **in
 	}
+	if in.DrainRetrySeconds != nil {
+		in, out := &in.DrainRetrySeconds, &out.DrainRetrySeconds
+		*out = new(int64)
+		**out = **in
+	}
+	if in.VictimsTimeoutSeconds != nil {
+		in, out := &in.VictimsTimeoutSeconds, &out.VictimsTimeoutSeconds
+		*out = new(int64)
+		**out = **in
+	}
+	if in.MaxAdmitAhead != nil {
+		in, out := &in.MaxAdmitAhead, &out.MaxAdmitAhead
+		*out = new(int32)
+		**out = **in
+	}
 	return
 }
 

@@ -7,9 +7,9 @@ import (
 	"github.com/gangsched/gangsched/apis/config"
 )
 
-// ValidateGangArgs checks that every timeout is positive (the starvation
-// threshold may be 0, for off) and the backoff cap is not below the first
-// backoff.
+// ValidateGangArgs checks that every timeout and maxAdmitAhead are positive
+// (the starvation threshold may be 0, for off) and the backoff cap is not
+// below the first backoff.
 func ValidateGangArgs(path *field.Path, args *config.GangArgs) error {
 	var errs field.ErrorList
 	positive := func(name string, v int64) {
@@ -21,6 +21,9 @@ func ValidateGangArgs(path *field.Path, args *config.GangArgs) error {
 	positive("reservationTimeoutSeconds", args.ReservationTimeoutSeconds)
 	positive("retryBackoffSeconds", args.RetryBackoffSeconds)
 	positive("maxRetryBackoffSeconds", args.MaxRetryBackoffSeconds)
+	positive("drainRetrySeconds", args.DrainRetrySeconds)
+	positive("victimsTimeoutSeconds", args.VictimsTimeoutSeconds)
+	positive("maxAdmitAhead", int64(args.MaxAdmitAhead))
 	if args.StarvationThresholdSeconds < 0 {
 		errs = append(errs, field.Invalid(path.Child("starvationThresholdSeconds"), args.StarvationThresholdSeconds, "must not be negative"))
 	}

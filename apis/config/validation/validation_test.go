@@ -12,7 +12,8 @@ import (
 )
 
 func TestValidateGangArgs(t *testing.T) {
-	valid := config.GangArgs{PermitTimeoutSeconds: 60, ReservationTimeoutSeconds: 300, RetryBackoffSeconds: 1, MaxRetryBackoffSeconds: 60}
+	valid := config.GangArgs{PermitTimeoutSeconds: 60, ReservationTimeoutSeconds: 300, RetryBackoffSeconds: 1, MaxRetryBackoffSeconds: 60,
+		DrainRetrySeconds: 5, VictimsTimeoutSeconds: 300, MaxAdmitAhead: 8}
 	tests := map[string]struct {
 		mutate func(*config.GangArgs)
 		want   field.ErrorList
@@ -29,6 +30,14 @@ func TestValidateGangArgs(t *testing.T) {
 		"negative starvation threshold": {
 			mutate: func(a *config.GangArgs) { a.StarvationThresholdSeconds = -1 },
 			want:   field.ErrorList{field.Invalid(field.NewPath("args", "starvationThresholdSeconds"), int64(-1), "")},
+		},
+		"zero victims timeout": {
+			mutate: func(a *config.GangArgs) { a.VictimsTimeoutSeconds = 0 },
+			want:   field.ErrorList{field.Invalid(field.NewPath("args", "victimsTimeoutSeconds"), int64(0), "")},
+		},
+		"no admission ahead": {
+			mutate: func(a *config.GangArgs) { a.MaxAdmitAhead = 0 },
+			want:   field.ErrorList{field.Invalid(field.NewPath("args", "maxAdmitAhead"), int64(0), "")},
 		},
 		"backoff cap below first backoff": {
 			mutate: func(a *config.GangArgs) { a.RetryBackoffSeconds = 10; a.MaxRetryBackoffSeconds = 5 },
