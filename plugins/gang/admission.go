@@ -91,9 +91,14 @@ func (pl *Gang) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod
 	adm := pl.manager.Admit(klog.FromContext(ctx), pod, pl.snapshot(ctx, nodes))
 	pl.act(ctx, adm.Actions)
 	if !adm.Admitted {
-		// PostFilter preempts for a group turned away for lack of room only.
+		// PostFilter preempts for a group turned away for lack of room
+		// only: that refusal is one preemption may resolve.
 		state.Write(preFilterStateKey, &preFilterState{noRoom: adm.NoRoom})
-		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, adm.Message)
+		code := fwk.UnschedulableAndUnresolvable
+		if adm.NoRoom {
+			code = fwk.Unschedulable
+		}
+		return nil, fwk.NewStatus(code, adm.Message)
 	}
 	state.Write(preFilterStateKey, &preFilterState{
 		requests:         resources.PodRequests(pod),

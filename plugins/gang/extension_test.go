@@ -72,12 +72,12 @@ func TestPreFilterStatus(t *testing.T) {
 		},
 		"driver whose app does not fit": {
 			nodes: cpuNodes(1, "2"), pod: w.MakeSparkDriver("ns", "big").Req("cpu", "1").Executors(2, "cpu=1").Obj(),
-			code: fwk.UnschedulableAndUnresolvable, msg: "needs cpu 3",
+			code: fwk.Unschedulable, msg: "needs cpu 3",
 		},
 		"driver of an app beside a reservation it does not fit beside": {
 			nodes: cpuNodes(1, "4"), pods: []*v1.Pod{admittedDriver},
 			pod:  w.MakeSparkDriver("ns", "second").Req("cpu", "1").Executors(1, "cpu=1").Obj(),
-			code: fwk.UnschedulableAndUnresolvable, msg: "reserved for other groups",
+			code: fwk.Unschedulable, msg: "reserved for other groups",
 		},
 		"member of a PodGroup that does not exist": {
 			nodes: cpuNodes(1, "4"), pod: w.MakePod("ns", "typo-0").Group("tpyo").Req("cpu", "1").Obj(),
