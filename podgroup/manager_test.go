@@ -31,27 +31,12 @@ func newManager() (*podgroup.Manager, *testingclock.FakeClock) {
 }
 
 // nodes lists n nodes with cpu cores and 64Gi each.
-func nodes(n int, cpu int64) podgroup.Nodes {
-	return fixed(nodeRooms(n, cpu))
-}
+func nodes(n int, cpu int64) podgroup.Nodes { return w.EmptyNodes(n, cpu) }
 
-// fixedNodes is a Nodes whose version is its node count.
-type fixedNodes []podgroup.NodeRoom
+// fixed is a Nodes of rooms, whose version is their count.
+func fixed(rooms []podgroup.NodeRoom) podgroup.Nodes { return &w.Nodes{List: rooms} }
 
-func (f fixedNodes) Version() uint64            { return uint64(len(f)) }
-func (f fixedNodes) Rooms() []podgroup.NodeRoom { return f }
-func (f fixedNodes) Pods() map[string][]*v1.Pod { return nil }
-
-func fixed(rooms []podgroup.NodeRoom) podgroup.Nodes { return fixedNodes(rooms) }
-
-func nodeRooms(n int, cpu int64) []podgroup.NodeRoom {
-	out := make([]podgroup.NodeRoom, n)
-	for i := range out {
-		name := string(rune('a' + i))
-		out[i] = podgroup.NodeRoom{Name: name, Node: w.MakeNode(name).Obj(), Free: resources.List{"cpu": cpu * 1000, "memory": 64 << 30, "pods": 110}}
-	}
-	return out
-}
+func nodeRooms(n int, cpu int64) []podgroup.NodeRoom { return w.EmptyNodes(n, cpu).List }
 
 func uids(pods ...*v1.Pod) []types.UID {
 	out := make([]types.UID, len(pods))

@@ -13,14 +13,6 @@ import (
 	w "github.com/gangsched/gangsched/test/wrappers"
 )
 
-// versioned is a Nodes with a given version.
-type versioned struct {
-	fixedNodes
-	version uint64
-}
-
-func (v versioned) Version() uint64 { return v.version }
-
 // roomsWithUse lists 4-CPU nodes with the given CPU in use on each.
 func roomsWithUse(used map[string]int64) podgroup.Nodes {
 	var rooms []podgroup.NodeRoom
@@ -35,7 +27,7 @@ func roomsWithUse(used map[string]int64) podgroup.Nodes {
 			Free:        resources.List{"cpu": 4000 - used[name]*1000, "pods": 100},
 		})
 	}
-	return versioned{fixedNodes(rooms), version}
+	return &w.Nodes{List: rooms, Ver: version}
 }
 
 // A group that waited past the threshold gets the nodes it needs as they

@@ -29,7 +29,7 @@ func queued(p *v1.Pod, queuedAt time.Time) fwk.QueuedEntityInfo {
 func TestLess(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	pl := newTestPlugin()
-	oldDriver := w.MakeSparkDriver("ns", "old").Executors(10, "cpu=1").Req("cpu", "1").Created(t0).Obj() // never fits oneNode
+	oldDriver := w.MakeSparkDriver("ns", "old").Executors(10, "cpu=1").Req("cpu", "1").Created(t0).Obj() // never fits one node of 8
 	oldExec := w.MakeSparkExecutor("ns", "old", 1, oldDriver).Created(t0.Add(time.Minute)).Obj()
 	newDriver := w.MakeSparkDriver("ns", "new").Executors(10, "cpu=1").Req("cpu", "1").Created(t0.Add(time.Second)).Obj()
 	pl.manager.UpsertPod(oldDriver)
@@ -42,7 +42,7 @@ func TestLess(t *testing.T) {
 	admittedDriver := w.MakeSparkDriver("ns", "admitted").Executors(2, "cpu=1").Req("cpu", "1").Created(t0.Add(time.Hour)).Obj()
 	pl.manager.UpsertPod(admittedDriver)
 	logger, _ := ktesting.NewTestContext(t)
-	if adm := pl.manager.Admit(logger, admittedDriver, oneNode{cpu: 8}); !adm.Admitted {
+	if adm := pl.manager.Admit(logger, admittedDriver, w.EmptyNodes(1, 8)); !adm.Admitted {
 		t.Fatalf("group not admitted: %+v", adm)
 	}
 	admittedExec := w.MakeSparkExecutor("ns", "admitted", 1, admittedDriver).Req("cpu", "1").Created(t0.Add(2 * time.Hour)).Obj()
@@ -75,15 +75,6 @@ func TestLess(t *testing.T) {
 		})
 	}
 }
-
-// oneNode is a podgroup.Nodes of one empty node.
-type oneNode struct{ cpu int64 }
-
-func (n oneNode) Version() uint64 { return 1 }
-func (n oneNode) Rooms() []podgroup.NodeRoom {
-	return []podgroup.NodeRoom{{Name: "n", Node: w.MakeNode("n").Obj(), Free: resources.List{"cpu": n.cpu * 1000, "memory": 64 << 30, "pods": 110}}}
-}
-func (n oneNode) Pods() map[string][]*v1.Pod { return nil }
 
 func TestIsSchedulableAfterMemberAdded(t *testing.T) {
 	logger, _ := ktesting.NewTestContext(t)
