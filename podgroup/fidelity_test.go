@@ -77,7 +77,7 @@ func TestUnadmissibleGroupDoesNotTakeTheDrain(t *testing.T) {
 			busy := roomsWithUse(map[string]int64{"a": 1, "b": 1})
 			m.Admit(logger, big, busy)
 			clk.Step(11 * time.Second)
-			m.Tick()
+			m.Tick(logger)
 			if adm := m.Admit(logger, big, busy); !strings.HasSuffix(adm.Message, "nodes are reserved for it as they drain") {
 				t.Fatalf("the starving group got no drain: %q", adm.Message)
 			}
@@ -103,7 +103,7 @@ func TestDrainFreedWhenGroupBecomesUnadmissible(t *testing.T) {
 		t.Fatalf("no drain: %q", adm.Message)
 	}
 	m.DeletePodGroup(pg)
-	m.Tick()
+	m.Tick(logger)
 	if got := m.DrainedNodes(nil); got != nil {
 		t.Errorf("nodes still drained for a group whose PodGroup is gone: %v", got)
 	}
@@ -275,11 +275,11 @@ func TestEvictionsReissuedUntilVictimsGone(t *testing.T) {
 		t.Fatalf("deleted %v, want the other scheduler's pod", got)
 	}
 	clk.Step(5 * time.Second)
-	if got := deletedNames(m.Tick().Delete); len(got) != 0 {
+	if got := deletedNames(m.Tick(logger).Delete); len(got) != 0 {
 		t.Errorf("deleted again after 5s: %v", got)
 	}
 	clk.Step(6 * time.Second)
-	if got := deletedNames(m.Tick().Delete); len(got) != 1 {
+	if got := deletedNames(m.Tick(logger).Delete); len(got) != 1 {
 		t.Errorf("deleted %v after 11s, want the eviction issued again", got)
 	}
 	acts = m.DeleteForeignPod(other)
@@ -287,7 +287,7 @@ func TestEvictionsReissuedUntilVictimsGone(t *testing.T) {
 		t.Error("the group's members were not activated when its victim left")
 	}
 	clk.Step(20 * time.Second)
-	if got := deletedNames(m.Tick().Delete); len(got) != 0 {
+	if got := deletedNames(m.Tick(logger).Delete); len(got) != 0 {
 		t.Errorf("deleted %v after the victim left", got)
 	}
 }

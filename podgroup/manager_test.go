@@ -207,12 +207,12 @@ func TestReservationExpires(t *testing.T) {
 	m.Assume(driver, "a")
 	m.Permit(driver)
 	clk.Step(4 * time.Minute)
-	if acts := m.Tick(); !acts.Empty() {
+	if acts := m.Tick(logger); !acts.Empty() {
 		t.Fatalf("Tick before the timeout did %+v", acts)
 	}
 	m.NoteBlocked(w.MakePod("ns", "plain").Obj())
 	clk.Step(time.Minute)
-	acts := m.Tick()
+	acts := m.Tick(logger)
 	if m.HasReservations() {
 		t.Fatal("reservation not freed after the timeout")
 	}
@@ -261,7 +261,7 @@ func TestPermitTimeoutReleasesWholeGroup(t *testing.T) {
 		t.Errorf("Admit during backoff = %+v", adm)
 	}
 	clk.Step(time.Second)
-	if acts := m.Tick(); len(acts.Activate) != 3 {
+	if acts := m.Tick(logger); len(acts.Activate) != 3 {
 		t.Errorf("activated %d pods after backoff, want 3", len(acts.Activate))
 	}
 	if !m.Admit(logger, pods[2], nodes(1, 4)).Admitted {

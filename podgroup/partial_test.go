@@ -49,6 +49,7 @@ func boundPartly(m *podgroup.Manager, kv ...string) (pg *schedv1alpha1.PodGroup,
 // by another scheduler, or what is left of a group that ran whole) are never
 // deleted on inference: the group waits for the rest to be admitted.
 func TestPartlyBoundGroupWithoutRecordIsNotDeleted(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
 	for name, kv := range map[string][]string{
 		"no record":                      nil,
 		"record of an earlier run":       {podgroup.AnnotationQuorum, "2026-01-02T03:04:05Z ns/old-0,ns/old-1,ns/old-2"},
@@ -58,7 +59,7 @@ func TestPartlyBoundGroupWithoutRecordIsNotDeleted(t *testing.T) {
 			m, clk := newManager()
 			boundPartly(m, kv...)
 			clk.Step(10 * time.Minute)
-			if acts := m.Tick(); len(acts.Delete) > 0 {
+			if acts := m.Tick(logger); len(acts.Delete) > 0 {
 				t.Errorf("deleted %v, want nothing deleted", deletedNames(acts.Delete))
 			}
 		})
@@ -88,11 +89,11 @@ func TestHalfBoundGroupReleasedAfterPermitTimeout(t *testing.T) {
 		t.Fatalf("Admit = %+v, want the rest (2 pods) short of room", adm)
 	}
 	clk.Step(59 * time.Second)
-	if acts := m.Tick(); len(acts.Delete) != 0 {
+	if acts := m.Tick(logger); len(acts.Delete) != 0 {
 		t.Fatalf("Tick before the permit timeout deleted %v", deletedNames(acts.Delete))
 	}
 	clk.Step(time.Second)
-	acts := m.Tick()
+	acts := m.Tick(logger)
 	if diff := cmp.Diff([]string{"trio-0"}, deletedNames(acts.Delete)); diff != "" {
 		t.Fatalf("deleted (-want,+got):\n%s", diff)
 	}
@@ -120,7 +121,7 @@ func TestHalfBoundGroupReleasedAfterPermitTimeout(t *testing.T) {
 	gone.DeletionTimestamp = &metav1.Time{Time: clk.Now()}
 	m.UpsertPod(gone)
 	clk.Step(time.Minute)
-	if acts := m.Tick(); len(acts.Delete) != 0 {
+	if acts := m.Tick(logger); len(acts.Delete) != 0 {
 		t.Errorf("deleted again: %v", deletedNames(acts.Delete))
 	}
 	if msg, _ := m.Gate(pods[1]); !strings.Contains(msg, "has fewer than its 3 members") {
@@ -131,14 +132,15 @@ func TestHalfBoundGroupReleasedAfterPermitTimeout(t *testing.T) {
 // A deletion that did not happen (the API call failed) is asked for again
 // one permit timeout later.
 func TestHalfBoundGroupDeletionRetried(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
 	m, clk := newManager()
 	halfBound(m)
 	clk.Step(time.Minute)
-	if acts := m.Tick(); len(acts.Delete) != 1 {
+	if acts := m.Tick(logger); len(acts.Delete) != 1 {
 		t.Fatalf("deleted %v, want trio-0", deletedNames(acts.Delete))
 	}
 	clk.Step(time.Minute)
-	if acts := m.Tick(); len(acts.Delete) != 1 {
+	if acts := m.Tick(logger); len(acts.Delete) != 1 {
 		t.Errorf("deleted %v on the second deadline, want trio-0 again", deletedNames(acts.Delete))
 	}
 }
@@ -165,7 +167,7 @@ func TestHalfBoundGroupCompleted(t *testing.T) {
 		t.Fatalf("Permit(trio-2) = %+v, want allowed: the bound trio-0 counts", d)
 	}
 	clk.Step(2 * time.Minute)
-	if acts := m.Tick(); len(acts.Delete) != 0 {
+	if acts := m.Tick(logger); len(acts.Delete) != 0 {
 		t.Errorf("a group that bound whole lost %v", deletedNames(acts.Delete))
 	}
 }
@@ -207,7 +209,7 @@ func TestRunningGroupWithEndedMemberNotHalfBound(t *testing.T) {
 				t.Fatalf("Admit = %q, want the replacement placed as a running group's member", adm.Message)
 			}
 			clk.Step(2 * time.Minute)
-			if acts := m.Tick(); len(acts.Delete) != 0 || len(acts.Reject) != 0 {
+			if acts := m.Tick(logger); len(acts.Delete) != 0 || len(acts.Reject) != 0 {
 				t.Errorf("Tick deleted %v, rejected %v", deletedNames(acts.Delete), acts.Reject)
 			}
 		})
@@ -310,7 +312,7 @@ func TestFailedExecutorReplaced(t *testing.T) {
 		t.Errorf("allocated %dm CPU after the replacement, want 3000m", got)
 	}
 	clk.Step(10 * time.Minute)
-	if acts := m.Tick(); len(acts.Delete) != 0 || len(acts.Reject) != 0 {
+	if acts := m.Tick(logger); len(acts.Delete) != 0 || len(acts.Reject) != 0 {
 		t.Errorf("Tick after the replacement: %+v", acts)
 	}
 }
@@ -319,16 +321,17 @@ func TestFailedExecutorReplaced(t *testing.T) {
 // crashes; once it becomes active, the rest gets the whole permit timeout
 // from then.
 func TestHalfBoundDeadlineRestartsWhenActive(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
 	m, clk := newManager()
 	halfBound(m)
 	clk.Step(59 * time.Second)
 	m.Resync()
 	clk.Step(59 * time.Second)
-	if acts := m.Tick(); len(acts.Delete) != 0 {
+	if acts := m.Tick(logger); len(acts.Delete) != 0 {
 		t.Fatalf("deleted %v before the permit timeout from activation", deletedNames(acts.Delete))
 	}
 	clk.Step(time.Second)
-	if acts := m.Tick(); len(acts.Delete) != 1 {
+	if acts := m.Tick(logger); len(acts.Delete) != 1 {
 		t.Errorf("deleted %v, want trio-0", deletedNames(acts.Delete))
 	}
 }

@@ -14,7 +14,7 @@ import (
 // are released, groups bound half way past theirs are released with their
 // bound members deleted, reservations past ReservationTimeout are freed,
 // and released groups whose backoff ended are activated.
-func (m *Manager) Tick() Actions {
+func (m *Manager) Tick(logger klog.Logger) Actions {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var acts Actions
@@ -44,7 +44,7 @@ func (m *Manager) Tick() Actions {
 	m.stopUselessDrainLocked(&acts)
 	if d := m.drainer; d != nil {
 		acts.Activate = append(acts.Activate, d.pendingPods()...)
-	} else if g := m.firstStarvingLocked(klog.Background(), now, nil); g != nil && now.Sub(g.drainTried) >= m.cfg.DrainRetry {
+	} else if g := m.firstStarvingLocked(logger, now, nil); g != nil && now.Sub(g.drainTried) >= m.cfg.DrainRetry {
 		g.drainTried = now
 		acts.Activate = append(acts.Activate, g.pendingPods()...)
 	}

@@ -143,7 +143,7 @@ func TestGroupTransitions(t *testing.T) {
 						t.Fatal(err)
 					}
 					clk.Step(d)
-					acts = m.Tick()
+					acts = m.Tick(logger)
 				case "pgdelete":
 					acts = m.DeletePodGroup(pg)
 				default:

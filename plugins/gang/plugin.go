@@ -188,7 +188,7 @@ func newWithClock(ctx context.Context, args *config.GangArgs, h fwk.Handle, clk 
 		pl.deletions.ShutDown()
 	}()
 	go pl.activate(ctx)
-	go wait.UntilWithContext(ctx, func(ctx context.Context) { pl.act(ctx, pl.manager.Tick()) }, tickInterval)
+	go wait.UntilWithContext(ctx, func(ctx context.Context) { pl.act(ctx, pl.manager.Tick(klog.FromContext(ctx))) }, tickInterval)
 	return pl, nil
 }
 
