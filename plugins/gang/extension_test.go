@@ -7,6 +7,7 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
@@ -318,5 +319,47 @@ func TestUnreserveReleasesTheGroup(t *testing.T) {
 	pl.Unreserve(ctx, framework.NewCycleState(), b, "a")
 	if d := pl.manager.Permit(a); d.Allow || d.Wait > 0 {
 		t.Errorf("after the second member's Unreserve the first may still bind: %+v", d)
+	}
+}
+
+// PreBind writes the quorum record and the reservation deadline of a
+// group that reached its quorum on its object (here the Spark driver,
+// through its status subresource) before the first member binds;
+// PreBindPreFlight skips PreBind once it is written, and for pods in no
+// group.
+func TestPreBindWritesTheQuorumRecord(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	driver := w.MakeSparkDriver("ns", "pi").Req("cpu", "1").Executors(1, "cpu=1").Obj()
+	pl, infos := pluginAt(t, cpuNodes(1, "4"), driver)
+	if _, err := pl.handle.ClientSet().CoreV1().Pods("ns").Create(ctx, driver, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	lone := w.MakePod("ns", "lone").Obj()
+	if _, st := pl.PreBindPreFlight(ctx, framework.NewCycleState(), lone, "a"); !st.IsSkip() {
+		t.Errorf("PreBindPreFlight of a pod in no group = %v, want Skip", st)
+	}
+	state := framework.NewCycleState()
+	if _, st := pl.PreFilter(ctx, state, driver, infos); !st.IsSuccess() {
+		t.Fatalf("PreFilter: %v", st)
+	}
+	pl.Reserve(ctx, state, driver, "a")
+	if st, _ := pl.Permit(ctx, state, driver, "a"); !st.IsSuccess() {
+		t.Fatalf("Permit of the driver (minMember 1) = %v", st)
+	}
+	if _, st := pl.PreBindPreFlight(ctx, state, driver, "a"); !st.IsSuccess() {
+		t.Fatalf("PreBindPreFlight with the record unwritten = %v, want Success", st)
+	}
+	if st := pl.PreBind(ctx, state, driver, "a"); !st.IsSuccess() {
+		t.Fatalf("PreBind = %v", st)
+	}
+	got, err := pl.handle.ClientSet().CoreV1().Pods("ns").Get(ctx, driver.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Annotations[podgroup.AnnotationQuorum] == "" || got.Annotations[podgroup.AnnotationReservedUntil] == "" {
+		t.Errorf("driver's annotations after PreBind: %v, want the quorum record and the reservation deadline", got.Annotations)
+	}
+	if _, st := pl.PreBindPreFlight(ctx, state, driver, "a"); !st.IsSkip() {
+		t.Errorf("PreBindPreFlight once written = %v, want Skip", st)
 	}
 }
