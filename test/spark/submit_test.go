@@ -101,25 +101,32 @@ spec:
 	if err := e.submit("spark-pi-spot", conf, e.sparkPi()...); err != nil {
 		t.Fatal(err)
 	}
-	driver := e.waitDriver("spark-pi-spot", v1.PodSucceeded, 5*time.Minute)
+	e.checkPools(e.waitDriver("spark-pi-spot", v1.PodSucceeded, 5*time.Minute), "spot")
+}
+
+// checkPools checks that the driver printed its result from general-0,
+// and its 2 executors, reserved in one GangAdmitted on general-0 and both
+// nodes of the pool, were bound there.
+func (e *env) checkPools(driver *v1.Pod, pool string) {
+	e.t.Helper()
 	if out, err := e.k.Log(e.ns, driver.Name); err != nil || !strings.Contains(out, "Pi is roughly 3.1") {
-		t.Errorf("driver printed no result (%v)", err)
+		e.t.Errorf("driver printed no result (%v)", err)
 	}
 	bound := e.rec.boundOf(driver)
 	if len(bound["driver"]) != 1 || bound["driver"][0].node != "general-0" {
-		t.Errorf("driver bound: %+v, want on general-0", bound["driver"])
+		e.t.Errorf("driver bound: %+v, want on general-0", bound["driver"])
 	}
 	if len(bound["executor"]) != 2 {
-		t.Errorf("executors bound: %+v, want 2", bound["executor"])
+		e.t.Errorf("executors bound: %+v, want 2", bound["executor"])
 	}
 	for _, x := range bound["executor"] {
-		if !strings.HasPrefix(x.node, "spot-") {
-			t.Errorf("executor bound to %s, want the spot pool", x.node)
+		if !strings.HasPrefix(x.node, pool+"-") {
+			e.t.Errorf("executor bound to %s, want the %s pool", x.node, pool)
 		}
 	}
 	admitted := e.events("GangAdmitted")
-	if len(admitted) != 1 || !contains(admitted[0].Message, "(2 not created yet)", "general-0", "spot-0", "spot-1") {
-		t.Errorf("want one GangAdmitted Event reserving room on general-0 and both spot nodes, got %+v", admitted)
+	if len(admitted) != 1 || !contains(admitted[0].Message, "(2 not created yet)", "general-0", pool+"-0", pool+"-1") {
+		e.t.Errorf("want one GangAdmitted Event reserving room on general-0 and both %s nodes, got %+v", pool, admitted)
 	}
 }
 
@@ -145,24 +152,5 @@ func TestSparkSubmitExample(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("spark-submit.sh: %v\n%s", err, cluster.Tail(string(out), 40))
 	}
-	driver := e.waitDriver("spark-pi", v1.PodSucceeded, time.Minute)
-	if out, err := e.k.Log(e.ns, driver.Name); err != nil || !strings.Contains(out, "Pi is roughly 3.1") {
-		t.Errorf("driver printed no result (%v)", err)
-	}
-	bound := e.rec.boundOf(driver)
-	if len(bound["driver"]) != 1 || bound["driver"][0].node != "general-0" {
-		t.Errorf("driver bound: %+v, want on general-0", bound["driver"])
-	}
-	if len(bound["executor"]) != 2 {
-		t.Errorf("executors bound: %+v, want 2", bound["executor"])
-	}
-	for _, x := range bound["executor"] {
-		if !strings.HasPrefix(x.node, "batch-") {
-			t.Errorf("executor bound to %s, want the batch pool", x.node)
-		}
-	}
-	admitted := e.events("GangAdmitted")
-	if len(admitted) != 1 || !contains(admitted[0].Message, "(2 not created yet)", "general-0", "batch-0", "batch-1") {
-		t.Errorf("want one GangAdmitted Event reserving room on general-0 and both batch nodes, got %+v", admitted)
-	}
+	e.checkPools(e.waitDriver("spark-pi", v1.PodSucceeded, time.Minute), "batch")
 }
