@@ -281,11 +281,16 @@ func Plan(logger klog.Logger, nodes []NodeRoom, items []Item, required int, sim 
 // common case, the best node passing, costs one scan; otherwise the nodes
 // with room are sorted once and tried in order.
 func bestNode(nodes []NodeRoom, free []resources.List, ok []bool, need resources.List, pod *v1.Pod, sim Simulation) (int, string) {
-	better := func(i, j int) bool { return leftover(free[i], need) < leftover(free[j], need) }
-	best := -1
+	// Each node's leftover is computed once (the scan used to compute the
+	// best one's again at every comparison).
+	cpu, mem := need[v1.ResourceCPU], need[v1.ResourceMemory]
+	best, bestLeft := -1, 0.0
 	for i := range nodes {
-		if ok[i] && need.Fits(free[i]) && (best < 0 || better(i, best)) {
-			best = i
+		if !ok[i] || !need.Fits(free[i]) {
+			continue
+		}
+		if left := leftover(free[i], cpu, mem); best < 0 || left < bestLeft {
+			best, bestLeft = i, left
 		}
 	}
 	if best < 0 || sim == nil {
@@ -295,16 +300,20 @@ func bestNode(nodes []NodeRoom, free []resources.List, ok []bool, need resources
 	if fits {
 		return best, ""
 	}
-	var rest []int
+	type candidate struct {
+		i    int
+		left float64
+	}
+	var rest []candidate
 	for i := range nodes {
 		if i != best && ok[i] && need.Fits(free[i]) {
-			rest = append(rest, i)
+			rest = append(rest, candidate{i, leftover(free[i], cpu, mem)})
 		}
 	}
-	slices.SortStableFunc(rest, func(a, b int) int { return cmp.Compare(leftover(free[a], need), leftover(free[b], need)) })
-	for _, i := range rest {
-		if fits, _ := sim.Fits(pod, nodes[i].Name); fits {
-			return i, ""
+	slices.SortStableFunc(rest, func(a, b candidate) int { return cmp.Compare(a.left, b.left) })
+	for _, c := range rest {
+		if fits, _ := sim.Fits(pod, nodes[c.i].Name); fits {
+			return c.i, ""
 		}
 	}
 	return -1, reason
@@ -352,10 +361,11 @@ func spread(need resources.List, free []resources.List, ok []bool, take func(int
 	return false
 }
 
-// leftover scores how much of a node an item would leave unused: CPU first,
-// memory to break ties. Lower is a tighter fit.
-func leftover(free, req resources.List) float64 {
-	return float64(free[v1.ResourceCPU]-req[v1.ResourceCPU])*1e6 + float64(free[v1.ResourceMemory]-req[v1.ResourceMemory])/float64(1<<20)
+// leftover scores how much of a node a request of cpu millicores and mem
+// bytes would leave unused: CPU first, memory to break ties. Lower is a
+// tighter fit.
+func leftover(free resources.List, cpu, mem int64) float64 {
+	return float64(free[v1.ResourceCPU]-cpu)*1e6 + float64(free[v1.ResourceMemory]-mem)/float64(1<<20)
 }
 
 // compareSize orders requests by CPU, then memory.
