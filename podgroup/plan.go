@@ -281,15 +281,15 @@ func Plan(logger klog.Logger, nodes []NodeRoom, items []Item, required int, sim 
 // common case, the best node passing, costs one scan; otherwise the nodes
 // with room are sorted once and tried in order.
 func bestNode(nodes []NodeRoom, free []resources.List, ok []bool, need resources.List, pod *v1.Pod, sim Simulation) (int, string) {
-	// Each node's leftover is computed once (the scan used to compute the
-	// best one's again at every comparison).
-	cpu, mem := need[v1.ResourceCPU], need[v1.ResourceMemory]
+	// Each node's room and leftover are read once (the scan used to compute
+	// the best one's again at every comparison).
+	check := fitter(need)
 	best, bestLeft := -1, 0.0
 	for i := range nodes {
-		if !ok[i] || !need.Fits(free[i]) {
+		if !ok[i] {
 			continue
 		}
-		if left := leftover(free[i], cpu, mem); best < 0 || left < bestLeft {
+		if fits, left := check(free[i]); fits && (best < 0 || left < bestLeft) {
 			best, bestLeft = i, left
 		}
 	}
@@ -306,8 +306,11 @@ func bestNode(nodes []NodeRoom, free []resources.List, ok []bool, need resources
 	}
 	var rest []candidate
 	for i := range nodes {
-		if i != best && ok[i] && need.Fits(free[i]) {
-			rest = append(rest, candidate{i, leftover(free[i], cpu, mem)})
+		if i == best || !ok[i] {
+			continue
+		}
+		if fits, left := check(free[i]); fits {
+			rest = append(rest, candidate{i, left})
 		}
 	}
 	slices.SortStableFunc(rest, func(a, b candidate) int { return cmp.Compare(a.left, b.left) })
@@ -361,11 +364,41 @@ func spread(need resources.List, free []resources.List, ok []bool, take func(int
 	return false
 }
 
-// leftover scores how much of a node a request of cpu millicores and mem
-// bytes would leave unused: CPU first, memory to break ties. Lower is a
-// tighter fit.
-func leftover(free resources.List, cpu, mem int64) float64 {
-	return float64(free[v1.ResourceCPU]-cpu)*1e6 + float64(free[v1.ResourceMemory]-mem)/float64(1<<20)
+// fitter returns, for checking one need against many nodes, whether a
+// node's room holds need (need.Fits) and, if so, the leftover it would
+// leave: CPU and memory are read once, the other positive amounts of need
+// listed once, instead of a walk of the map for every node.
+func fitter(need resources.List) func(room resources.List) (bool, float64) {
+	type amount struct {
+		name v1.ResourceName
+		v    int64
+	}
+	cpu, mem := need[v1.ResourceCPU], need[v1.ResourceMemory]
+	var others []amount
+	for name, v := range need {
+		if v > 0 && name != v1.ResourceCPU && name != v1.ResourceMemory {
+			others = append(others, amount{name, v})
+		}
+	}
+	return func(room resources.List) (bool, float64) {
+		freeCPU, freeMem := room[v1.ResourceCPU], room[v1.ResourceMemory]
+		if (cpu > 0 && freeCPU < cpu) || (mem > 0 && freeMem < mem) {
+			return false, 0
+		}
+		for _, a := range others {
+			if room[a.name] < a.v {
+				return false, 0
+			}
+		}
+		return true, leftoverOf(freeCPU-cpu, freeMem-mem)
+	}
+}
+
+// leftoverOf scores how much of a node a request would leave unused, from
+// the CPU (millicores) and memory (bytes) left: CPU first, memory to break
+// ties. Lower is a tighter fit.
+func leftoverOf(cpu, mem int64) float64 {
+	return float64(cpu)*1e6 + float64(mem)/float64(1<<20)
 }
 
 // compareSize orders requests by CPU, then memory.
