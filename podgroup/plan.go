@@ -169,22 +169,36 @@ func (s *Shortfall) Message() string {
 func Plan(logger klog.Logger, nodes []NodeRoom, items []Item, required int, sim Simulation) (*Placement, *Shortfall) {
 	nodes = slices.Clone(nodes)
 	slices.SortFunc(nodes, func(a, b NodeRoom) int { return cmp.Or(cmp.Compare(a.Rank, b.Rank), cmp.Compare(a.Name, b.Name)) })
-	known := map[v1.ResourceName]bool{resources.Pods: true}
+	// free[i] is nodes[i].Free until the plan takes room there, then a
+	// copy of its own (owned[i]): most nodes are only read.
 	free := make([]resources.List, len(nodes))
+	owned := make([]bool, len(nodes))
 	for i := range nodes {
-		free[i] = nodes[i].Free.Clone()
-		for name := range nodes[i].Allocatable {
-			known[name] = true
+		free[i] = nodes[i].Free
+	}
+	// A resource is planned when some node lists it; most are found on
+	// the first node looked at.
+	known := map[v1.ResourceName]bool{resources.Pods: true}
+	listed := func(name v1.ResourceName) bool {
+		if v, ok := known[name]; ok {
+			return v
 		}
-		for name := range nodes[i].Free {
-			known[name] = true
+		for i := range nodes {
+			_, inAllocatable := nodes[i].Allocatable[name]
+			_, inFree := nodes[i].Free[name]
+			if inAllocatable || inFree {
+				known[name] = true
+				return true
+			}
 		}
+		known[name] = false
+		return false
 	}
 	needs := make([]resources.List, len(items))
 	for i := range items {
 		needs[i] = resources.List{}
 		for name, v := range items[i].Requests {
-			if known[name] {
+			if listed(name) {
 				needs[i][name] = v
 			}
 		}
@@ -222,6 +236,9 @@ func Plan(logger klog.Logger, nodes []NodeRoom, items []Item, required int, sim 
 	placement := &Placement{Nodes: make([]string, len(items)), PerNode: map[string]resources.List{}}
 	short := &Shortfall{Needed: resources.List{}, Items: required}
 	take := func(i int, need resources.List) {
+		if !owned[i] {
+			free[i], owned[i] = free[i].Clone(), true
+		}
 		free[i].Sub(need)
 		name := nodes[i].Name
 		if placement.PerNode[name] == nil {
