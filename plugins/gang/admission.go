@@ -3,6 +3,7 @@ package gang
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
@@ -195,11 +196,14 @@ type snapshotNodes struct {
 	handle fwk.Handle
 	infos  []fwk.NodeInfo
 	rooms  []podgroup.NodeRoom
+	// cache keeps the planner's view of nodes that did not change since
+	// an earlier cycle (nil: none).
+	cache *roomCache
 }
 
 // snapshot wraps the cycle's nodes for the Manager.
 func (pl *Gang) snapshot(ctx context.Context, infos []fwk.NodeInfo) *snapshotNodes {
-	return &snapshotNodes{ctx: ctx, handle: pl.handle, infos: infos}
+	return &snapshotNodes{ctx: ctx, handle: pl.handle, infos: infos, cache: &pl.rooms}
 }
 
 // Version combines the node count with the newest NodeInfo generation:
@@ -216,7 +220,7 @@ func (s *snapshotNodes) Version() uint64 {
 // Rooms turns the snapshot into the planner's view.
 func (s *snapshotNodes) Rooms() []podgroup.NodeRoom {
 	if s.rooms == nil {
-		s.rooms = nodeRooms(s.infos)
+		s.rooms = s.cache.nodeRooms(s.infos)
 	}
 	return s.rooms
 }
@@ -237,18 +241,59 @@ func (s *snapshotNodes) Pods() map[string][]*v1.Pod {
 	return out
 }
 
-// nodeRooms turns the scheduler's snapshot into the planner's view.
-func nodeRooms(nodes []fwk.NodeInfo) []podgroup.NodeRoom {
+// roomCache is the planner's view of each node, kept from one cycle to the
+// next with the NodeInfo generation it was built from: kube-scheduler bumps
+// a node's generation on every change of the node or its pods, so a node is
+// turned into a NodeRoom again only when it changed. The planner and the
+// Manager never change a NodeRoom's lists (they copy before they write).
+type roomCache struct {
+	mu    sync.Mutex
+	nodes map[string]cachedRoom
+}
+
+type cachedRoom struct {
+	generation int64
+	room       podgroup.NodeRoom
+}
+
+// nodeRooms turns the scheduler's snapshot into the planner's view; a nil
+// cache builds every node's.
+func (c *roomCache) nodeRooms(nodes []fwk.NodeInfo) []podgroup.NodeRoom {
+	if c != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.nodes == nil {
+			c.nodes = make(map[string]cachedRoom, len(nodes))
+		}
+	}
 	rooms := make([]podgroup.NodeRoom, 0, len(nodes))
 	for _, ni := range nodes {
 		node := ni.Node()
 		if node == nil {
 			continue
 		}
+		if c != nil {
+			if cached, ok := c.nodes[node.Name]; ok && cached.generation == ni.GetGeneration() && cached.room.Node == node {
+				rooms = append(rooms, cached.room)
+				continue
+			}
+		}
 		alloc := toList(ni.GetAllocatable(), int64(ni.GetAllocatable().GetAllowedPodNumber()))
 		free := alloc.Clone()
 		free.Sub(toList(ni.GetRequested(), int64(len(ni.GetPods()))))
-		rooms = append(rooms, podgroup.NodeRoom{Name: node.Name, Node: node, Free: free, Allocatable: alloc})
+		room := podgroup.NodeRoom{Name: node.Name, Node: node, Free: free, Allocatable: alloc}
+		rooms = append(rooms, room)
+		if c != nil {
+			c.nodes[node.Name] = cachedRoom{generation: ni.GetGeneration(), room: room}
+		}
+	}
+	// Forget nodes that are gone.
+	if c != nil && len(c.nodes) > len(rooms) {
+		kept := make(map[string]cachedRoom, len(rooms))
+		for _, r := range rooms {
+			kept[r.Name] = c.nodes[r.Name]
+		}
+		c.nodes = kept
 	}
 	return rooms
 }

@@ -2,6 +2,7 @@ package gang
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -361,5 +362,31 @@ func TestPreBindWritesTheQuorumRecord(t *testing.T) {
 	}
 	if _, st := pl.PreBindPreFlight(ctx, state, driver, "a"); !st.IsSkip() {
 		t.Errorf("PreBindPreFlight once written = %v, want Skip", st)
+	}
+}
+
+// The planner's view of a node is kept across cycles while the node does
+// not change, and built again when it does (a pod added bumps its
+// generation); nodes that are gone are forgotten.
+func TestRoomCacheFollowsNodeChanges(t *testing.T) {
+	var c roomCache
+	a, b := framework.NewNodeInfo(), framework.NewNodeInfo()
+	a.SetNode(w.MakeNode("a", "cpu", "4", "pods", "110").Obj())
+	b.SetNode(w.MakeNode("b", "cpu", "4", "pods", "110").Obj())
+	first := c.nodeRooms([]fwk.NodeInfo{a, b})
+	if got := first[0].Free[v1.ResourceCPU]; got != 4000 {
+		t.Fatalf("free CPU on a: %d", got)
+	}
+	again := c.nodeRooms([]fwk.NodeInfo{a, b})
+	if fmt.Sprintf("%p", again[0].Free) != fmt.Sprintf("%p", first[0].Free) {
+		t.Error("an unchanged node's view was built again")
+	}
+	a.AddPod(w.MakePod("ns", "p").Node("a").Req("cpu", "1").Obj())
+	changed := c.nodeRooms([]fwk.NodeInfo{a})
+	if got := changed[0].Free[v1.ResourceCPU]; got != 3000 {
+		t.Errorf("free CPU on a after a pod was added: %d, want 3000", got)
+	}
+	if _, kept := c.nodes["b"]; kept {
+		t.Error("node b is gone but still cached")
 	}
 }

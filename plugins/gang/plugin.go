@@ -89,6 +89,8 @@ type Gang struct {
 	// active is set once this replica's informers synced (it leads); until
 	// then it records no Events (a standby must not write).
 	active atomic.Bool
+	// rooms is the planner's view of the nodes, kept across cycles.
+	rooms roomCache
 	// deletions are the pods to disrupt and delete (releases, preemption
 	// victims), worked off by deleteWorkers goroutines.
 	deletions workqueue.TypedInterface[podgroup.Deletion]

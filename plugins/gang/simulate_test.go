@@ -149,6 +149,9 @@ func BenchmarkPlanWithFilters(b *testing.B) {
 				handle = fw
 			}
 			b.Run(fmt.Sprintf("nodes=%d/%s", n, mode), func(b *testing.B) {
+				// As in the plugin: the nodes' view is kept across cycles
+				// while they do not change.
+				cache := &roomCache{}
 				b.ReportAllocs()
 				for b.Loop() {
 					b.StopTimer()
@@ -157,7 +160,7 @@ func BenchmarkPlanWithFilters(b *testing.B) {
 						Annotation(podgroup.AnnotationExecutorTemplate, template).Obj()
 					m.UpsertPod(driver)
 					b.StartTimer()
-					if adm := m.Admit(logger, driver, &snapshotNodes{ctx: ctx, handle: handle, infos: infos}); !adm.Admitted {
+					if adm := m.Admit(logger, driver, &snapshotNodes{ctx: ctx, handle: handle, infos: infos, cache: cache}); !adm.Admitted {
 						b.Fatal(adm.Message)
 					}
 				}
