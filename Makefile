@@ -8,7 +8,7 @@ LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gangsched-
 # Integration tests start many API servers; give them time on 2 cores.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build image bench bench-go soak coscheduling fuzz kwok lint spark spark-operator test test-spark unit integration vet etcd generate demo spark-demo clean
+.PHONY: all build image bench bench-go soak coscheduling fuzz kwok lint race spark spark-operator test test-spark unit integration vet etcd generate demo spark-demo clean
 
 all: build
 
@@ -39,18 +39,23 @@ vet:
 	$(GO) vet ./...
 
 ## unit: the tests of pure logic (no API server)
+UNIT_PKGS = ./apis/... ./resources/... ./podgroup/... ./plugins/... ./queue/... ./status/... ./metrics/... ./manifests/... \
+	./test/wrappers/...
 unit:
-	$(GO) test ./apis/... ./resources/... ./podgroup/... ./plugins/... ./queue/... ./status/... ./metrics/... ./manifests/... \
-	  ./test/wrappers/...
+	$(GO) test $(UNIT_PKGS)
+
+## race: the tests of pure logic under the race detector (in make test)
+race:
+	$(GO) test -race $(UNIT_PKGS)
 
 ## integration: the tests against a real etcd and kube-apiserver, and of the built binary
 integration: etcd build
 	ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang $(GO) test -timeout $(TEST_TIMEOUT) ./test/...
 
-## test: vet, lint, unit and integration tests, then the real-Spark tests on their own (their JVMs would slow the
+## test: vet, lint, the unit tests under the race detector, unit and integration tests, then the real-Spark tests on their own (their JVMs would slow the
 ## others down) — what CI runs
 TEST_ENV = ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang
-test: etcd build vet lint spark spark-operator
+test: etcd build vet lint race spark spark-operator
 	$(TEST_ENV) $(GO) test -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /test/spark)
 	$(MAKE) test-spark
 
