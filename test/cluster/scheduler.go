@@ -62,13 +62,7 @@ func StartScheduler(t testing.TB, binary, kubeconfig, name string, config []byte
 		close(s.exited)
 	}()
 	t.Cleanup(func() {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.exited:
-		case <-time.After(10 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.exited
-		}
+		terminate(s.cmd, s.exited, 10*time.Second)
 		_ = logFile.Close()
 		if t.Failed() {
 			if data, err := os.ReadFile(logPath); err == nil {
@@ -102,6 +96,18 @@ func (s *Scheduler) Kill(t testing.TB) {
 		t.Fatalf("killing the %s scheduler: %v", s.name, err)
 	}
 	<-s.exited
+}
+
+// terminate ends the process of cmd, whose exited is closed once it was
+// waited for: SIGTERM, then SIGKILL after grace.
+func terminate(cmd *exec.Cmd, exited <-chan struct{}, grace time.Duration) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
 }
 
 // Tail returns the last n lines of s.

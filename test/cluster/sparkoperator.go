@@ -278,12 +278,6 @@ func (o *SparkOperator) Log(name string) string {
 // stop ends the operator's processes: SIGTERM, then SIGKILL after 10 s.
 func (o *SparkOperator) stop() {
 	for _, p := range o.procs {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
+		terminate(p.cmd, p.exited, 10*time.Second)
 	}
 }

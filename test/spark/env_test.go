@@ -3,8 +3,6 @@ package spark
 import (
 	"context"
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -122,30 +120,10 @@ func (e *env) submit(name string, conf []string, app ...string) error {
 	return err
 }
 
-// baseConf is what every app the tests submit sets: the image (none is
-// pulled: the process kubelet runs SparkHome) and small JVMs.
-var baseConf = []string{
-	"--conf", "spark.kubernetes.container.image=apache/spark:4.3.0",
-	"--conf", "spark.driver.memory=512m",
-	"--conf", "spark.executor.memory=512m",
-}
-
 // sparkSubmit runs spark-submit against the cluster for the app name with
 // args and app, and returns its output once it exits.
 func (e *env) sparkSubmit(ctx context.Context, name string, args []string, app ...string) (string, error) {
-	all := append([]string{
-		"--master", "k8s://" + e.k.Master(),
-		"--name", name,
-		"--conf", "spark.kubernetes.namespace=" + e.ns,
-	}, baseConf...)
-	all = append(append(all, args...), app...)
-	cmd := exec.CommandContext(ctx, filepath.Join(e.spark.home, "bin", "spark-submit"), all...)
-	cmd.Env = append(e.k.SubmitEnv(), "HOME="+e.t.TempDir())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("spark-submit %s: %w\n%s", name, err, cluster.Tail(string(out), 40))
-	}
-	return string(out), nil
+	return e.k.SparkSubmit(ctx, e.ns, name, e.t.TempDir(), args, app...)
 }
 
 // submitAll submits the apps at once, as independent users would.

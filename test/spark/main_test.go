@@ -70,11 +70,9 @@ func findSpark(t *testing.T) sparkDist {
 		}
 		t.Skipf("no Spark installed: make spark installs it (or set %s)", sparkHomeEnv)
 	}
-	// The pyspark sdist: pyspark/ beside deps/, py4j in lib/.
-	root := filepath.Dir(home)
-	py4j, _ := filepath.Glob(filepath.Join(root, "lib", "py4j-*-src.zip"))
-	if len(py4j) == 0 {
-		t.Fatalf("no py4j in %s/lib", root)
+	pythonPath, err := cluster.SparkPythonPath(home)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return sparkDist{home: home, pythonPath: root + ":" + py4j[0]}
+	return sparkDist{home: home, pythonPath: pythonPath}
 }

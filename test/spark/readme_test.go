@@ -23,7 +23,7 @@ func TestREADMESparkConfsAreTested(t *testing.T) {
 		t.Fatal(err)
 	}
 	tested := map[string]bool{}
-	for _, confs := range [][]string{baseConf, gangConf, poolConf, dynamicConf, clientConf} {
+	for _, confs := range [][]string{cluster.SparkSubmitBase, gangConf, poolConf, dynamicConf, clientConf} {
 		for i := 0; i+1 < len(confs); i++ {
 			if confs[i] == "--conf" {
 				tested[confs[i+1]] = true

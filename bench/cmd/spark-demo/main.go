@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
@@ -140,7 +139,7 @@ func runOnce(ctx context.Context, s sim.Scheduler, binary, sparkHome, dir string
 	for _, n := range nodes {
 		nodeNames = append(nodeNames, n.Name)
 	}
-	pythonPath, err := pythonPathOf(sparkHome)
+	pythonPath, err := cluster.SparkPythonPath(sparkHome)
 	if err != nil {
 		return "", err
 	}
@@ -155,7 +154,7 @@ func runOnce(ctx context.Context, s sim.Scheduler, binary, sparkHome, dir string
 	defer proc.Stop()
 
 	start := time.Now()
-	if err := submitAll(ctx, k, sparkHome, ns, dir, names); err != nil {
+	if err := submitAll(ctx, k, ns, dir, names); err != nil {
 		return "", err
 	}
 	state := map[string]*app{}
@@ -227,29 +226,15 @@ var piLine = regexp.MustCompile(`Pi is roughly [0-9.]+`)
 
 // submitAll runs spark-submit for every app at once, as independent users
 // would, and returns once every driver pod is created.
-func submitAll(ctx context.Context, k *cluster.ProcessKubelet, sparkHome, ns, dir string, names []string) error {
+func submitAll(ctx context.Context, k *cluster.ProcessKubelet, ns, dir string, names []string) error {
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			args := append([]string{
-				"--master", "k8s://" + k.Master(),
-				"--deploy-mode", "cluster",
-				"--name", name,
-				"--conf", "spark.kubernetes.namespace=" + ns,
-				"--conf", "spark.kubernetes.container.image=apache/spark:4.3.0",
-				"--conf", "spark.kubernetes.submission.waitAppCompletion=false",
-				"--conf", "spark.driver.memory=512m",
-				"--conf", "spark.executor.memory=512m",
-			}, appConf...)
-			args = append(args, "local:///opt/spark/examples/src/main/python/pi.py", "10")
-			cmd := exec.CommandContext(ctx, filepath.Join(sparkHome, "bin", "spark-submit"), args...)
-			cmd.Env = append(k.SubmitEnv(), "HOME="+dir)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				errs[i] = fmt.Errorf("spark-submit %s: %w\n%s", name, err, cluster.Tail(string(out), 20))
-			}
+			args := append([]string{"--deploy-mode", "cluster", "--conf", "spark.kubernetes.submission.waitAppCompletion=false"}, appConf...)
+			_, errs[i] = k.SparkSubmit(ctx, ns, name, dir, args, "local:///opt/spark/examples/src/main/python/pi.py", "10")
 		}()
 	}
 	wg.Wait()
@@ -297,17 +282,6 @@ func observe(ctx context.Context, c *cluster.Cluster, ns string, names []string,
 	}
 	sort.Strings(sig)
 	return strings.Join(sig, ","), nil
-}
-
-// pythonPathOf is the PYTHONPATH of the pyspark sdist whose deps/ folder is
-// sparkHome: pyspark beside deps/, py4j in lib/.
-func pythonPathOf(sparkHome string) (string, error) {
-	root := filepath.Dir(sparkHome)
-	py4j, _ := filepath.Glob(filepath.Join(root, "lib", "py4j-*-src.zip"))
-	if len(py4j) == 0 {
-		return "", fmt.Errorf("no py4j in %s/lib", root)
-	}
-	return root + string(os.PathListSeparator) + py4j[0], nil
 }
 
 // sparkVersion is the version in the name of the pyspark folder.
