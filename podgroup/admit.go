@@ -277,9 +277,12 @@ func (m *Manager) planLocked(logger klog.Logger, g *Group, nodes Nodes) planResu
 	rooms := m.roomsLocked(all, g.key)
 	// The resource pass alone first: under contention most plans fail for
 	// lack of room, and need not run the profile's filters to find out.
-	placement, short := Plan(logger, rooms, items, required, nil)
-	if sim := simulationOf(nodes, nil); short == nil && sim != nil {
-		placement, short = Plan(logger, rooms, items, required, sim)
+	planner := newPlanner(logger, rooms, items, required, m.planOrder)
+	m.planOrder = planner.room.nodeOrder(m.planOrder)
+	sim := simulationOf(nodes, nil)
+	placement, short := planner.plan(nil, sim == nil)
+	if short == nil && sim != nil {
+		placement, short = planner.plan(sim, true)
 	}
 	if short != nil {
 		short.ReservedForOthers = m.reservedOnLocked(all, g.key)
@@ -476,24 +479,37 @@ func (m *Manager) roomsLocked(nodes []NodeRoom, key Key) []NodeRoom {
 }
 
 // roomEditor changes the free room of some nodes in a copy of a node list,
-// copying a node's Free the first time it changes.
+// copying a node's Free the first time it changes. Nodes are found by
+// binary search when the list is sorted by name (as the plugin's is), by a
+// map built once otherwise.
 type roomEditor struct {
 	rooms  []NodeRoom
+	byName bool
 	index  map[string]int
 	cloned []bool
 }
 
 func editRooms(nodes []NodeRoom) *roomEditor {
-	e := &roomEditor{rooms: slices.Clone(nodes), index: make(map[string]int, len(nodes)), cloned: make([]bool, len(nodes))}
-	for i := range e.rooms {
-		e.index[e.rooms[i].Name] = i
+	e := &roomEditor{rooms: slices.Clone(nodes), cloned: make([]bool, len(nodes))}
+	e.byName = slices.IsSortedFunc(nodes, func(a, b NodeRoom) int { return cmp.Compare(a.Name, b.Name) })
+	if !e.byName {
+		e.index = make(map[string]int, len(nodes))
+		for i := range e.rooms {
+			e.index[e.rooms[i].Name] = i
+		}
 	}
 	return e
 }
 
 // free returns the node's Free to change, or nil for a node not listed.
 func (e *roomEditor) free(node string) resources.List {
-	i, ok := e.index[node]
+	var i int
+	var ok bool
+	if e.byName {
+		i, ok = slices.BinarySearchFunc(e.rooms, node, func(r NodeRoom, name string) int { return cmp.Compare(r.Name, name) })
+	} else {
+		i, ok = e.index[node]
+	}
 	if !ok {
 		return nil
 	}

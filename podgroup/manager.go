@@ -121,6 +121,9 @@ type Manager struct {
 	// and foreignUse what they use on each node.
 	foreign    map[types.UID]foreignPod
 	foreignUse map[string]resources.List
+	// planOrder is the order of best fit the last admission plan found
+	// the nodes in, where the next one starts sorting from.
+	planOrder []int32
 }
 
 // deletedPodsMemory is how long a deleted member is remembered: longer

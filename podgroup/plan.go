@@ -3,7 +3,6 @@ package podgroup
 import (
 	"cmp"
 	"fmt"
-	"math"
 	"slices"
 
 	v1 "k8s.io/api/core/v1"
@@ -167,15 +166,28 @@ func (s *Shortfall) Message() string {
 // member is scheduled, and a member that then fits nowhere releases its
 // group.
 func Plan(logger klog.Logger, nodes []NodeRoom, items []Item, required int, sim Simulation) (*Placement, *Shortfall) {
-	nodes = slices.Clone(nodes)
-	slices.SortFunc(nodes, func(a, b NodeRoom) int { return cmp.Or(cmp.Compare(a.Rank, b.Rank), cmp.Compare(a.Name, b.Name)) })
-	// free[i] is nodes[i].Free until the plan takes room there, then a
-	// copy of its own (owned[i]): most nodes are only read.
-	free := make([]resources.List, len(nodes))
-	owned := make([]bool, len(nodes))
-	for i := range nodes {
-		free[i] = nodes[i].Free
-	}
+	p := newPlanner(logger, nodes, items, required, nil)
+	return p.planOn(p.room, sim)
+}
+
+// planner holds what plans of one group on one list of nodes share: the
+// nodes in plan order, the items' needs and order, and the nodes' room
+// indexed, so that the resource pass and the pass with the real filters
+// (see Manager.planLocked) prepare them once.
+type planner struct {
+	logger   klog.Logger
+	nodes    []NodeRoom
+	items    []Item
+	required int
+	needs    []resources.List
+	order    []int
+	room     *roomIndex
+	filters  map[*v1.Pod]*nodeFilter
+}
+
+// newPlanner prepares plans of items on nodes; hint is passed to newRoomIndex.
+func newPlanner(logger klog.Logger, nodes []NodeRoom, items []Item, required int, hint []int32) *planner {
+	nodes = inPlanOrder(nodes)
 	// A resource is planned when some node lists it; most are found on
 	// the first node looked at.
 	known := map[v1.ResourceName]bool{resources.Pods: true}
@@ -216,45 +228,56 @@ func Plan(logger klog.Logger, nodes []NodeRoom, items []Item, required int, sim 
 		}
 		return compareSize(needs[b], needs[a])
 	})
+	return &planner{logger: logger, nodes: nodes, items: items, required: required, needs: needs, order: order,
+		room: newRoomIndex(nodes, needs, hint), filters: map[*v1.Pod]*nodeFilter{}}
+}
 
-	// Feasibility depends only on an item's constraints: evaluate each
-	// distinct constraint source once per node.
-	feasible := map[*v1.Pod][]bool{}
-	feasibleFor := func(it *Item) []bool {
+// plan runs one plan (see Plan) on a copy of the indexed room; last says
+// it is the last, which may use the room itself.
+func (p *planner) plan(sim Simulation, last bool) (*Placement, *Shortfall) {
+	if last {
+		return p.planOn(p.room, sim)
+	}
+	return p.planOn(p.room.clone(), sim)
+}
+
+// planOn plans on room, which it changes.
+func (p *planner) planOn(room *roomIndex, sim Simulation) (*Placement, *Shortfall) {
+	nodes, items, needs, required := p.nodes, p.items, p.needs, p.required
+	// Feasibility depends only on an item's constraints: it is evaluated
+	// once per distinct constraint source and node, when a node is first
+	// looked at for it.
+	feasibleFor := func(it *Item) func(int) bool {
 		src := it.constraints()
-		if f, ok := feasible[src]; ok {
-			return f
+		f := p.filters[src]
+		if f == nil {
+			f = newNodeFilter(src, len(nodes))
+			p.filters[src] = f
 		}
-		f := make([]bool, len(nodes))
-		for i := range nodes {
-			f[i] = NodeAdmits(logger, src, nodes[i].Node)
-		}
-		feasible[src] = f
-		return f
+		return func(i int) bool { return f.admits(p.logger, i, nodes[i].Node) }
 	}
 
 	placement := &Placement{Nodes: make([]string, len(items)), PerNode: map[string]resources.List{}}
 	short := &Shortfall{Needed: resources.List{}, Items: required}
-	take := func(i int, need resources.List) {
-		if !owned[i] {
-			free[i], owned[i] = free[i].Clone(), true
-		}
-		free[i].Sub(need)
+	take := func(i int, need []int64, l resources.List) {
+		room.take(i, need)
 		name := nodes[i].Name
 		if placement.PerNode[name] == nil {
 			placement.PerNode[name] = resources.List{}
 		}
-		placement.PerNode[name].Add(need)
+		placement.PerNode[name].Add(l)
 	}
-	for _, idx := range order {
+	for _, idx := range p.order {
 		it := &items[idx]
 		need := needs[idx]
+		vec := room.vector(need)
 		if idx < required {
 			short.Needed.Add(need)
 		}
-		ok := feasibleFor(it)
+		feasible := feasibleFor(it)
 		if it.Total {
-			if !spread(need, free, ok, take) && idx < required {
+			placed := room.spread(vec, feasible, func(i int, chunk []int64) { take(i, chunk, room.list(chunk)) })
+			if !placed && idx < required {
 				short.Unplaced++
 				if short.Largest == nil {
 					short.Largest = need.Clone()
@@ -262,7 +285,12 @@ func Plan(logger klog.Logger, nodes []NodeRoom, items []Item, required int, sim 
 			}
 			continue
 		}
-		best, filtered := bestNode(nodes, free, ok, need, it.constraints(), sim)
+		var try func(int) (bool, string)
+		if sim != nil {
+			pod := it.constraints()
+			try = func(i int) (bool, string) { return sim.Fits(pod, nodes[i].Name) }
+		}
+		best, filtered := room.best(vec, feasible, try)
 		if best < 0 {
 			if idx >= required {
 				continue // optional: placed only where room is left
@@ -276,7 +304,7 @@ func Plan(logger klog.Logger, nodes []NodeRoom, items []Item, required int, sim 
 			}
 			continue
 		}
-		take(best, need)
+		take(best, vec, need)
 		placement.Nodes[idx] = nodes[best].Name
 		if sim != nil {
 			sim.Place(it.constraints(), nodes[best].Name)
@@ -292,130 +320,21 @@ func Plan(logger klog.Logger, nodes []NodeRoom, items []Item, required int, sim 
 	return placement, nil
 }
 
-// bestNode returns the index of the feasible node with room for need that
-// pod fills most and that passes sim, or -1 with the reason the real
-// filters gave on the best node with room (when sim refused them all). The
-// common case, the best node passing, costs one scan; otherwise the nodes
-// with room are sorted once and tried in order.
-func bestNode(nodes []NodeRoom, free []resources.List, ok []bool, need resources.List, pod *v1.Pod, sim Simulation) (int, string) {
-	// Each node's room and leftover are read once (the scan used to compute
-	// the best one's again at every comparison).
-	check := fitter(need)
-	best, bestLeft := -1, 0.0
-	for i := range nodes {
-		if !ok[i] {
-			continue
-		}
-		if fits, left := check(free[i]); fits && (best < 0 || left < bestLeft) {
-			best, bestLeft = i, left
-		}
-	}
-	if best < 0 || sim == nil {
-		return best, ""
-	}
-	fits, reason := sim.Fits(pod, nodes[best].Name)
-	if fits {
-		return best, ""
-	}
-	type candidate struct {
-		i    int
-		left float64
-	}
-	var rest []candidate
-	for i := range nodes {
-		if i == best || !ok[i] {
-			continue
-		}
-		if fits, left := check(free[i]); fits {
-			rest = append(rest, candidate{i, left})
-		}
-	}
-	slices.SortStableFunc(rest, func(a, b candidate) int { return cmp.Compare(a.left, b.left) })
-	for _, c := range rest {
-		if fits, _ := sim.Fits(pod, nodes[c.i].Name); fits {
-			return c.i, ""
-		}
-	}
-	return -1, reason
+// comparePlanOrder is the order the planner breaks ties in: by rank, then
+// by name.
+func comparePlanOrder(a, b NodeRoom) int {
+	return cmp.Or(cmp.Compare(a.Rank, b.Rank), cmp.Compare(a.Name, b.Name))
 }
 
-// spread places a Total need over the feasible nodes with the most free
-// CPU first, taking from each node a chunk of need's proportions (the
-// largest that fits), until all of need is placed; it reports whether it
-// was. Chunks keep whole pods' worth of every resource together as far as
-// the nodes allow, which a Total cut by resource alone would not.
-func spread(need resources.List, free []resources.List, ok []bool, take func(int, resources.List)) bool {
-	left := withoutPods(need)
-	if left.IsZero() {
-		return true
+// inPlanOrder returns nodes sorted by comparePlanOrder: nodes itself when
+// already sorted (Nodes implementations keep them so), else a sorted copy.
+func inPlanOrder(nodes []NodeRoom) []NodeRoom {
+	if slices.IsSortedFunc(nodes, comparePlanOrder) {
+		return nodes
 	}
-	idx := make([]int, 0, len(free))
-	for i := range free {
-		if ok[i] {
-			idx = append(idx, i)
-		}
-	}
-	slices.SortStableFunc(idx, func(a, b int) int { return -cmp.Compare(free[a][v1.ResourceCPU], free[b][v1.ResourceCPU]) })
-	for _, i := range idx {
-		frac := 1.0
-		for name, v := range left {
-			if v > 0 {
-				frac = min(frac, float64(max(free[i][name], 0))/float64(v))
-			}
-		}
-		if frac <= 0 {
-			continue
-		}
-		chunk := resources.List{}
-		for name, v := range left {
-			if v > 0 {
-				chunk[name] = min(int64(math.Ceil(float64(v)*frac)), free[i][name])
-			}
-		}
-		take(i, chunk)
-		left.Sub(chunk)
-		if left.IsZero() {
-			return true
-		}
-	}
-	return false
-}
-
-// fitter returns, for checking one need against many nodes, whether a
-// node's room holds need (need.Fits) and, if so, the leftover it would
-// leave: CPU and memory are read once, the other positive amounts of need
-// listed once, instead of a walk of the map for every node.
-func fitter(need resources.List) func(room resources.List) (bool, float64) {
-	type amount struct {
-		name v1.ResourceName
-		v    int64
-	}
-	cpu, mem := need[v1.ResourceCPU], need[v1.ResourceMemory]
-	var others []amount
-	for name, v := range need {
-		if v > 0 && name != v1.ResourceCPU && name != v1.ResourceMemory {
-			others = append(others, amount{name, v})
-		}
-	}
-	return func(room resources.List) (bool, float64) {
-		freeCPU, freeMem := room[v1.ResourceCPU], room[v1.ResourceMemory]
-		if (cpu > 0 && freeCPU < cpu) || (mem > 0 && freeMem < mem) {
-			return false, 0
-		}
-		for _, a := range others {
-			if room[a.name] < a.v {
-				return false, 0
-			}
-		}
-		return true, leftoverOf(freeCPU-cpu, freeMem-mem)
-	}
-}
-
-// leftoverOf scores how much of a node a request would leave unused, from
-// the CPU (millicores) and memory (bytes) left: CPU first, memory to break
-// ties. Lower is a tighter fit.
-func leftoverOf(cpu, mem int64) float64 {
-	return float64(cpu)*1e6 + float64(mem)/float64(1<<20)
+	nodes = slices.Clone(nodes)
+	slices.SortFunc(nodes, comparePlanOrder)
+	return nodes
 }
 
 // compareSize orders requests by CPU, then memory.
@@ -434,6 +353,10 @@ func NodeAdmits(logger klog.Logger, pod *v1.Pod, node *v1.Node) bool {
 	if pod == nil || node == nil {
 		return true
 	}
+	return nodeAdmits(logger, pod, nodeaffinity.GetRequiredNodeAffinity(pod), node)
+}
+
+func nodeAdmits(logger klog.Logger, pod *v1.Pod, affinity nodeaffinity.RequiredNodeAffinity, node *v1.Node) bool {
 	if node.Spec.Unschedulable && !toleratesUnschedulable(pod) {
 		return false
 	}
@@ -442,8 +365,38 @@ func NodeAdmits(logger klog.Logger, pod *v1.Pod, node *v1.Node) bool {
 	}, false); untolerated {
 		return false
 	}
-	match, err := nodeaffinity.GetRequiredNodeAffinity(pod).Match(node)
+	match, err := affinity.Match(node)
 	return err == nil && match
+}
+
+// nodeFilter is NodeAdmits for one pod over the nodes of a plan, each
+// node evaluated once, when first asked.
+type nodeFilter struct {
+	pod      *v1.Pod
+	affinity nodeaffinity.RequiredNodeAffinity
+	// memo[i] is 0 while node i is not evaluated, 1 if it admits, 2 if not.
+	memo []int8
+}
+
+func newNodeFilter(pod *v1.Pod, nodes int) *nodeFilter {
+	f := &nodeFilter{pod: pod, memo: make([]int8, nodes)}
+	if pod != nil {
+		f.affinity = nodeaffinity.GetRequiredNodeAffinity(pod)
+	}
+	return f
+}
+
+func (f *nodeFilter) admits(logger klog.Logger, i int, node *v1.Node) bool {
+	if f.pod == nil || node == nil {
+		return true
+	}
+	if f.memo[i] == 0 {
+		f.memo[i] = 2
+		if nodeAdmits(logger, f.pod, f.affinity, node) {
+			f.memo[i] = 1
+		}
+	}
+	return f.memo[i] == 1
 }
 
 func toleratesUnschedulable(pod *v1.Pod) bool {

@@ -1,8 +1,10 @@
 package gang
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	v1 "k8s.io/api/core/v1"
@@ -246,9 +248,16 @@ func (s *snapshotNodes) Pods() map[string][]*v1.Pod {
 // a node's generation on every change of the node or its pods, so a node is
 // turned into a NodeRoom again only when it changed. The planner and the
 // Manager never change a NodeRoom's lists (they copy before they write).
+// The view is handed out sorted by name, the planner's order, and sorted
+// again only when the snapshot's list of nodes changes.
 type roomCache struct {
-	mu    sync.Mutex
-	nodes map[string]cachedRoom
+	mu sync.Mutex
+	// names is the snapshot's node order last seen and rooms the view of
+	// each, in that order; sorted[k] is the index in rooms of the k-th
+	// node by name.
+	names  []string
+	rooms  []cachedRoom
+	sorted []int
 }
 
 type cachedRoom struct {
@@ -256,46 +265,84 @@ type cachedRoom struct {
 	room       podgroup.NodeRoom
 }
 
-// nodeRooms turns the scheduler's snapshot into the planner's view; a nil
-// cache builds every node's.
-func (c *roomCache) nodeRooms(nodes []fwk.NodeInfo) []podgroup.NodeRoom {
-	if c != nil {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.nodes == nil {
-			c.nodes = make(map[string]cachedRoom, len(nodes))
-		}
-	}
-	rooms := make([]podgroup.NodeRoom, 0, len(nodes))
-	for _, ni := range nodes {
-		node := ni.Node()
-		if node == nil {
-			continue
-		}
-		if c != nil {
-			if cached, ok := c.nodes[node.Name]; ok && cached.generation == ni.GetGeneration() && cached.room.Node == node {
-				rooms = append(rooms, cached.room)
-				continue
+// nodeRooms turns the scheduler's snapshot into the planner's view, sorted
+// by name; a nil cache builds every node's.
+func (c *roomCache) nodeRooms(infos []fwk.NodeInfo) []podgroup.NodeRoom {
+	if c == nil {
+		rooms := make([]podgroup.NodeRoom, 0, len(infos))
+		for _, ni := range infos {
+			if ni.Node() != nil {
+				rooms = append(rooms, newRoom(ni))
 			}
 		}
-		alloc := toList(ni.GetAllocatable(), int64(ni.GetAllocatable().GetAllowedPodNumber()))
-		free := alloc.Clone()
-		free.Sub(toList(ni.GetRequested(), int64(len(ni.GetPods()))))
-		room := podgroup.NodeRoom{Name: node.Name, Node: node, Free: free, Allocatable: alloc}
-		rooms = append(rooms, room)
-		if c != nil {
-			c.nodes[node.Name] = cachedRoom{generation: ni.GetGeneration(), room: room}
+		slices.SortFunc(rooms, func(a, b podgroup.NodeRoom) int { return cmp.Compare(a.Name, b.Name) })
+		return rooms
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	nodes := make([]fwk.NodeInfo, 0, len(infos))
+	for _, ni := range infos {
+		if ni.Node() != nil {
+			nodes = append(nodes, ni)
 		}
 	}
-	// Forget nodes that are gone.
-	if c != nil && len(c.nodes) > len(rooms) {
-		kept := make(map[string]cachedRoom, len(rooms))
-		for _, r := range rooms {
-			kept[r.Name] = c.nodes[r.Name]
+	if !c.sameNodes(nodes) {
+		c.relist(nodes)
+	}
+	for i, ni := range nodes {
+		if cached := &c.rooms[i]; cached.generation != ni.GetGeneration() || cached.room.Node != ni.Node() {
+			*cached = cachedRoom{generation: ni.GetGeneration(), room: newRoom(ni)}
 		}
-		c.nodes = kept
+	}
+	rooms := make([]podgroup.NodeRoom, len(c.sorted))
+	for k, i := range c.sorted {
+		rooms[k] = c.rooms[i].room
 	}
 	return rooms
+}
+
+// sameNodes reports whether nodes are the nodes last seen, in that order.
+func (c *roomCache) sameNodes(nodes []fwk.NodeInfo) bool {
+	if len(nodes) != len(c.names) {
+		return false
+	}
+	for i, ni := range nodes {
+		if ni.Node().Name != c.names[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// relist takes a new list of nodes: the views of nodes seen before are
+// kept (nodeRooms checks their generation), the order by name computed again.
+func (c *roomCache) relist(nodes []fwk.NodeInfo) {
+	old := make(map[string]cachedRoom, len(c.rooms))
+	for _, r := range c.rooms {
+		old[r.room.Name] = r
+	}
+	c.names = make([]string, len(nodes))
+	c.rooms = make([]cachedRoom, len(nodes))
+	c.sorted = make([]int, len(nodes))
+	for i, ni := range nodes {
+		c.names[i] = ni.Node().Name
+		c.sorted[i] = i
+		if r, ok := old[c.names[i]]; ok {
+			c.rooms[i] = r
+		} else {
+			c.rooms[i].generation = -1 // built by nodeRooms
+		}
+	}
+	slices.SortFunc(c.sorted, func(a, b int) int { return cmp.Compare(c.names[a], c.names[b]) })
+}
+
+// newRoom builds the planner's view of one node.
+func newRoom(ni fwk.NodeInfo) podgroup.NodeRoom {
+	node := ni.Node()
+	alloc := toList(ni.GetAllocatable(), int64(ni.GetAllocatable().GetAllowedPodNumber()))
+	free := alloc.Clone()
+	free.Sub(toList(ni.GetRequested(), int64(len(ni.GetPods()))))
+	return podgroup.NodeRoom{Name: node.Name, Node: node, Free: free, Allocatable: alloc}
 }
 
 func toList(r fwk.Resource, pods int64) resources.List {

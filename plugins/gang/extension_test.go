@@ -367,7 +367,8 @@ func TestPreBindWritesTheQuorumRecord(t *testing.T) {
 
 // The planner's view of a node is kept across cycles while the node does
 // not change, and built again when it does (a pod added bumps its
-// generation); nodes that are gone are forgotten.
+// generation); nodes that are gone are forgotten, and the view is sorted
+// by name.
 func TestRoomCacheFollowsNodeChanges(t *testing.T) {
 	var c roomCache
 	a, b := framework.NewNodeInfo(), framework.NewNodeInfo()
@@ -386,7 +387,15 @@ func TestRoomCacheFollowsNodeChanges(t *testing.T) {
 	if got := changed[0].Free[v1.ResourceCPU]; got != 3000 {
 		t.Errorf("free CPU on a after a pod was added: %d, want 3000", got)
 	}
-	if _, kept := c.nodes["b"]; kept {
-		t.Error("node b is gone but still cached")
+	if len(c.rooms) != 1 {
+		t.Errorf("%d nodes cached after b was removed, want 1", len(c.rooms))
+	}
+	// The view comes sorted by name, whatever the snapshot's order.
+	sorted := c.nodeRooms([]fwk.NodeInfo{b, a})
+	if sorted[0].Name != "a" || sorted[1].Name != "b" {
+		t.Errorf("nodes in the order %s, %s, want a, b", sorted[0].Name, sorted[1].Name)
+	}
+	if got := sorted[0].Free[v1.ResourceCPU]; got != 3000 {
+		t.Errorf("free CPU on a after relisting: %d, want 3000", got)
 	}
 }

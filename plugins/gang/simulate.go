@@ -61,6 +61,8 @@ type simulation struct {
 	placed  []placedPod
 	removed []placedPod
 	states  map[*v1.Pod]*memberCycle
+	// infosOf holds the PodInfo each placed pod's copies start from.
+	infosOf map[*v1.Pod]*framework.PodInfo
 }
 
 type placedPod struct {
@@ -183,21 +185,33 @@ func (s *simulation) Fits(pod *v1.Pod, node string) (bool, string) {
 }
 
 // Place adds a copy of pod, named and identified as a pod of its own, to
-// node's NodeInfo copy.
+// node's NodeInfo copy. The copies of one pod share its PodInfo's
+// affinity terms and computed requests (built once), and all but their
+// name, UID and node (the copy is shallow: nothing changes it).
 func (s *simulation) Place(pod *v1.Pod, node string) {
 	ni := s.mutable(node)
 	if ni == nil {
 		return
 	}
-	p := pod.DeepCopy()
+	base := s.infosOf[pod]
+	if base == nil {
+		var err error
+		if base, err = framework.NewPodInfo(pod); err != nil {
+			return
+		}
+		base.CalculateResource()
+		if s.infosOf == nil {
+			s.infosOf = map[*v1.Pod]*framework.PodInfo{}
+		}
+		s.infosOf[pod] = base
+	}
+	p := *pod
 	n := len(s.placed)
 	p.Name = fmt.Sprintf("%s-planned-%d", pod.Name, n)
 	p.UID = types.UID(fmt.Sprintf("%s-planned-%d", pod.UID, n))
 	p.Spec.NodeName = node
-	pi, err := framework.NewPodInfo(p)
-	if err != nil {
-		return
-	}
-	ni.AddPodInfo(pi)
-	s.placed = append(s.placed, placedPod{info: pi, node: node})
+	pi := *base
+	pi.Pod = &p
+	ni.AddPodInfo(&pi)
+	s.placed = append(s.placed, placedPod{info: &pi, node: node})
 }

@@ -149,20 +149,26 @@ func BenchmarkPlanWithFilters(b *testing.B) {
 				handle = fw
 			}
 			b.Run(fmt.Sprintf("nodes=%d/%s", n, mode), func(b *testing.B) {
-				// As in the plugin: the nodes' view is kept across cycles
-				// while they do not change.
+				// As in the plugin: one Manager, and the nodes' view kept
+				// across cycles while they do not change. Each app is
+				// deleted once admitted, giving its room back.
 				cache := &roomCache{}
+				m := podgroup.NewManager(podgroup.Config{PermitTimeout: time.Minute, ReservationTimeout: time.Minute}, nil)
 				b.ReportAllocs()
+				i := 0
 				for b.Loop() {
 					b.StopTimer()
-					m := podgroup.NewManager(podgroup.Config{PermitTimeout: time.Minute, ReservationTimeout: time.Minute}, nil)
-					driver := w.MakeSparkDriver("ns", "big").Req("cpu", "4").Executors(49, "cpu=4").
+					i++
+					driver := w.MakeSparkDriver("ns", fmt.Sprintf("big-%d", i)).Req("cpu", "4").Executors(49, "cpu=4").
 						Annotation(podgroup.AnnotationExecutorTemplate, template).Obj()
 					m.UpsertPod(driver)
 					b.StartTimer()
 					if adm := m.Admit(logger, driver, &snapshotNodes{ctx: ctx, handle: handle, infos: infos, cache: cache}); !adm.Admitted {
 						b.Fatal(adm.Message)
 					}
+					b.StopTimer()
+					m.DeletePod(driver)
+					b.StartTimer()
 				}
 			})
 		}
