@@ -51,7 +51,7 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 		return Admission{}
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	adm := Admission{Key: key, InGroup: true}
 	if _, gone := m.deletedPods[pod.UID]; gone {
 		// The cycle's copy of a pod the informer saw deleted must not
@@ -82,6 +82,7 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 			}
 		}
 		g.phase = PhasePending
+		m.publishOrderLocked(g)
 		g.pendingSince = now
 		g.scheduleStart = now
 		g.drainTried = time.Time{}
@@ -306,6 +307,7 @@ func (m *Manager) admitLocked(logger klog.Logger, g *Group, plan planResult, pod
 	g.handled = true
 	m.stopDrainingLocked(g)
 	g.phase = PhaseAdmitted
+	m.publishOrderLocked(g)
 	g.admitted = now
 	g.deadline = now.Add(m.permitTimeoutLocked(g))
 	g.planned = map[types.UID]string{}

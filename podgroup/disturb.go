@@ -44,7 +44,7 @@ type foreignPod struct {
 // that room, which the next scheduling cycle checks (checkDisturbedLocked).
 func (m *Manager) UpsertForeignPod(pod *v1.Pod) Actions {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	var acts Actions
 	if pod.DeletionTimestamp != nil || pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed {
 		m.foreignGoneLocked(pod.UID, &acts)
@@ -70,7 +70,7 @@ func (m *Manager) UpsertForeignPod(pod *v1.Pod) Actions {
 // victim among them counts as gone.
 func (m *Manager) DeleteForeignPod(pod *v1.Pod) Actions {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	var acts Actions
 	m.foreignGoneLocked(pod.UID, &acts)
 	return acts

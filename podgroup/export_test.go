@@ -7,3 +7,7 @@ func (m *Manager) HasReservations() bool {
 	defer m.mu.RUnlock()
 	return len(m.reserving) > 0
 }
+
+// Every Manager of these tests checks its published queue order at each
+// unlock.
+func init() { verifyOrders = true }

@@ -137,6 +137,8 @@ type Group struct {
 	// lastEvent is the message of the last Event recorded for the group, to
 	// record one Event per change, not per attempt.
 	lastEvent string
+	// published is the QueueOrder last published for the group.
+	published QueueOrder
 }
 
 type admissionFailure struct {

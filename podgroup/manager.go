@@ -121,6 +121,9 @@ type Manager struct {
 	// and foreignUse what they use on each node.
 	foreign    map[types.UID]foreignPod
 	foreignUse map[string]resources.List
+	// orders holds each group's published QueueOrder, by Key (read
+	// without the lock).
+	orders sync.Map
 	// planOrder is the order of best fit the last admission plan found
 	// the nodes in, where the next one starts sorting from.
 	planOrder []int32
@@ -173,7 +176,7 @@ var Phases = []Phase{PhasePending, PhaseAdmitted, PhaseRunning, PhaseFinished, P
 // GroupsByPhase counts the groups the Manager tracks, by phase.
 func (m *Manager) GroupsByPhase() map[Phase]int {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	counts := make(map[Phase]int, len(Phases))
 	for _, g := range m.groups {
 		counts[g.phase]++
@@ -208,7 +211,7 @@ func stateOf(pod *v1.Pod, prev memberState) memberState {
 // UpsertPod records a new or changed pod.
 func (m *Manager) UpsertPod(pod *v1.Pod) Actions {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	var acts Actions
 	key, ok := KeyOf(pod)
 	if !ok {
@@ -240,6 +243,7 @@ func (m *Manager) upsertMemberLocked(g *Group, pod *v1.Pod, acts *Actions) {
 	if IsSparkDriver(pod) {
 		changed := g.driver == nil || !annotationsEqual(g.driver, pod)
 		g.driver = pod
+		m.publishOrderLocked(g)
 		if g.podGroup == nil {
 			m.noteReservedUntilLocked(g, pod.Annotations)
 		}
@@ -310,7 +314,7 @@ func annotationsEqual(a, b *v1.Pod) bool {
 // DeletePod forgets a pod.
 func (m *Manager) DeletePod(pod *v1.Pod) Actions {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	var acts Actions
 	m.victimGoneLocked(pod.UID, &acts)
 	delete(m.blocked, pod.UID)
@@ -337,6 +341,7 @@ func (m *Manager) DeletePod(pod *v1.Pod) Actions {
 	}
 	if g.driver != nil && g.driver.UID == pod.UID {
 		g.driver = nil
+		m.publishOrderLocked(g)
 	}
 	acts.Statuses = append(acts.Statuses, key)
 	m.settleLocked(g, &acts)
@@ -363,30 +368,33 @@ func (m *Manager) settleLocked(g *Group, acts *Actions) {
 		}
 		if int32(succeeded) >= g.spec.MinMember {
 			g.phase = PhaseFinished
+			m.publishOrderLocked(g)
 		} else {
 			g.phase = PhaseFailed
+			m.publishOrderLocked(g)
 		}
 	} else {
 		// No pods left: new ones are a new run of the group.
 		g.phase = PhasePending
+		m.publishOrderLocked(g)
 	}
 	m.stopDrainingLocked(g)
 	if g.podGroup == nil && (len(g.members) == 0 || g.key.Kind == KindSparkApp) {
-		delete(m.groups, g.key)
-		delete(m.retry, g.key)
+		m.forgetGroupLocked(g)
 	}
 }
 
 // UpsertPodGroup records a new or changed PodGroup.
 func (m *Manager) UpsertPodGroup(pg *schedv1alpha1.PodGroup) Actions {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	var acts Actions
 	g := m.groupLocked(Key{Kind: KindPodGroup, Namespace: pg.Namespace, Name: pg.Name})
 	specChanged := g.podGroup == nil || g.podGroup.Generation != pg.Generation ||
 		g.podGroup.Annotations[AnnotationMemberRequests] != pg.Annotations[AnnotationMemberRequests] ||
 		g.podGroup.Annotations[AnnotationMemberTemplate] != pg.Annotations[AnnotationMemberTemplate]
 	g.podGroup = pg
+	m.publishOrderLocked(g)
 	m.noteReservedUntilLocked(g, pg.Annotations)
 	if specChanged {
 		g.spec = SpecFromPodGroup(pg)
@@ -406,7 +414,7 @@ func (m *Manager) UpsertPodGroup(pg *schedv1alpha1.PodGroup) Actions {
 // DeletePodGroup forgets a PodGroup; its pods then wait for it again.
 func (m *Manager) DeletePodGroup(pg *schedv1alpha1.PodGroup) Actions {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	var acts Actions
 	key := Key{Kind: KindPodGroup, Namespace: pg.Namespace, Name: pg.Name}
 	g := m.groups[key]
@@ -414,6 +422,7 @@ func (m *Manager) DeletePodGroup(pg *schedv1alpha1.PodGroup) Actions {
 		return acts
 	}
 	g.podGroup = nil
+	m.publishOrderLocked(g)
 	g.spec = Spec{MinMember: 1}
 	if g.phase == PhaseAdmitted {
 		m.releaseLocked(g, metrics.ReleaseDeleted, fmt.Sprintf("PodGroup %s was deleted", key), &acts)
@@ -423,8 +432,7 @@ func (m *Manager) DeletePodGroup(pg *schedv1alpha1.PodGroup) Actions {
 		m.setReservedLocked(g, nil, metrics.ReservationFreed, &acts)
 	}
 	if len(g.members) == 0 {
-		delete(m.groups, key)
-		delete(m.retry, key)
+		m.forgetGroupLocked(g)
 	}
 	return acts
 }
@@ -436,7 +444,7 @@ func (m *Manager) DeletePodGroup(pg *schedv1alpha1.PodGroup) Actions {
 // before they are released.
 func (m *Manager) Resync() Actions {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	var acts Actions
 	for _, key := range sortedKeys(m.groups) {
 		g := m.groups[key]
@@ -471,7 +479,7 @@ func (m *Manager) Gate(pod *v1.Pod) (msg string, notify bool) {
 		return "", false
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	g := m.groups[key]
 	if g == nil || g.podGroup == nil || !g.spec.Valid() || g.phase == PhaseAdmitted || g.phase == PhaseRunning {
 		return "", false // PreFilter explains a missing or invalid group
@@ -527,6 +535,7 @@ func (m *Manager) setReservedLocked(g *Group, perNode map[string]resources.List,
 		g.reservedSince = now
 	}
 	g.reserved = perNode
+	m.publishOrderLocked(g)
 	if len(perNode) > 0 {
 		m.reserving[g.key] = g
 	} else {
@@ -597,15 +606,68 @@ func (m *Manager) OwnReservation(key Key) map[string]resources.List {
 // QueueOrder returns what the scheduling queue orders a group's pods by:
 // whether the group holds reserved room (admitted, members still to place),
 // and when it was created (its PodGroup, or its Spark driver), zero if the
-// group is unknown.
+// group is unknown. It takes no lock: it reads what the Manager published
+// when the group last changed (publishOrderLocked), so the queue's
+// comparisons never wait on a plan.
 func (m *Manager) QueueOrder(key Key) (holdsRoom bool, created time.Time) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if g := m.groups[key]; g != nil {
-		admitted := g.phase == PhaseAdmitted || g.phase == PhaseRunning // not a drain reservation
-		return admitted && len(g.reserved) > 0, g.creationTime()
+	if o, ok := m.orders.Load(key); ok {
+		o := o.(QueueOrder)
+		return o.HoldsRoom, o.Created
 	}
 	return false, time.Time{}
+}
+
+// QueueOrder is what the scheduling queue orders a group's pods by.
+type QueueOrder struct {
+	// HoldsRoom is whether the group is admitted and holds reserved room
+	// (not a drain reservation).
+	HoldsRoom bool
+	// Created is the creation of its PodGroup or Spark driver.
+	Created time.Time
+}
+
+// orderOf computes g's QueueOrder from its state.
+func orderOf(g *Group) QueueOrder {
+	admitted := g.phase == PhaseAdmitted || g.phase == PhaseRunning // not a drain reservation
+	return QueueOrder{HoldsRoom: admitted && len(g.reserved) > 0, Created: g.creationTime()}
+}
+
+// publishOrderLocked publishes g's QueueOrder if it changed. Every change
+// of a group's phase, reservation, PodGroup or Spark driver calls it (and
+// tests check at every unlock that none was missed: verifyOrders).
+func (m *Manager) publishOrderLocked(g *Group) {
+	o := orderOf(g)
+	if o.HoldsRoom == g.published.HoldsRoom && o.Created.Equal(g.published.Created) {
+		return
+	}
+	g.published = o
+	m.orders.Store(g.key, o)
+}
+
+// forgetGroupLocked stops tracking g.
+func (m *Manager) forgetGroupLocked(g *Group) {
+	delete(m.groups, g.key)
+	delete(m.retry, g.key)
+	m.orders.Delete(g.key)
+}
+
+// verifyOrders makes every write-locked method check, before it unlocks,
+// that each group's published QueueOrder is up to date (set by tests).
+var verifyOrders = false
+
+// unlock releases the write lock, after the check of verifyOrders.
+func (m *Manager) unlock() {
+	if verifyOrders {
+		for _, g := range m.groups {
+			got, _ := m.orders.Load(g.key)
+			published, _ := got.(QueueOrder)
+			if want := orderOf(g); published.HoldsRoom != want.HoldsRoom || !published.Created.Equal(want.Created) {
+				m.mu.Unlock()
+				panic(fmt.Sprintf("pod group %s: published queue order %+v, its state says %+v", g.key, published, want))
+			}
+		}
+	}
+	m.mu.Unlock()
 }
 
 // SetPodGroupAPI tells the Manager whether the PodGroup CRD is served, so a
@@ -613,7 +675,7 @@ func (m *Manager) QueueOrder(key Key) (holdsRoom bool, created time.Time) {
 func (m *Manager) SetPodGroupAPI(served bool) {
 	m.mu.Lock()
 	m.podGroupAPI = served
-	m.mu.Unlock()
+	m.unlock()
 }
 
 // NoteBlocked records a pod that reservations kept off a node, so it is
@@ -621,7 +683,7 @@ func (m *Manager) SetPodGroupAPI(served bool) {
 func (m *Manager) NoteBlocked(pod *v1.Pod) {
 	m.mu.Lock()
 	m.blocked[pod.UID] = pod
-	m.mu.Unlock()
+	m.unlock()
 }
 
 // eventLocked records an Event on the group's object (the PodGroup, or the

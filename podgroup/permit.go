@@ -24,7 +24,7 @@ func (m *Manager) Assume(pod *v1.Pod, node string) Actions {
 		return acts
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	g := m.groups[key]
 	if g == nil {
 		return acts
@@ -67,6 +67,7 @@ func (m *Manager) Assume(pod *v1.Pod, node string) Actions {
 		mb.taken[n] = take
 		if r.IsZero() {
 			delete(g.reserved, n)
+			m.publishOrderLocked(g)
 		}
 	}
 	delete(g.planned, pod.UID)
@@ -101,7 +102,7 @@ func (m *Manager) forget(pod *v1.Pod, deleted bool) Actions {
 		return acts
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	g := m.groups[key]
 	if g == nil {
 		return acts
@@ -143,6 +144,7 @@ func (m *Manager) giveBackLocked(g *Group, mb *member) {
 			g.reserved[n].Add(r)
 		}
 		m.reserving[g.key] = g
+		m.publishOrderLocked(g)
 	}
 	mb.taken = nil
 }
@@ -194,7 +196,7 @@ func (m *Manager) Permit(pod *v1.Pod) PermitDecision {
 		return PermitDecision{Allow: true}
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	g := m.groups[key]
 	if g == nil {
 		return PermitDecision{Allow: true}
@@ -237,6 +239,7 @@ func (m *Manager) Permit(pod *v1.Pod) PermitDecision {
 // reserved is held for members not yet created until ReservationTimeout.
 func (m *Manager) reachQuorumLocked(g *Group, now time.Time, acts *Actions) {
 	g.phase = PhaseRunning
+	m.publishOrderLocked(g)
 	g.deadline = now.Add(m.cfg.ReservationTimeout)
 	g.partialDeadline = time.Time{}
 	delete(m.retry, g.key)
@@ -287,7 +290,7 @@ func (m *Manager) Persisted(pod *v1.Pod, p Persist) {
 		return
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	if g := m.groups[key]; g != nil && g.unpersisted != nil && g.unpersisted.Quorum == p.Quorum {
 		g.unpersisted = nil
 	}
@@ -300,7 +303,7 @@ func (m *Manager) Bound(pod *v1.Pod, node string) {
 		return
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	if g := m.groups[key]; g != nil {
 		if mb := g.members[pod.UID]; mb != nil && mb.state == memberAssumed {
 			mb.state = memberBound
@@ -317,7 +320,7 @@ func (m *Manager) Unplaceable(pod *v1.Pod, why string) Actions {
 		return acts
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	if g := m.groups[key]; g != nil && g.phase == PhaseAdmitted && len(g.victims) == 0 {
 		m.releaseLocked(g, metrics.ReleaseUnplaceable, fmt.Sprintf("member %s fits on no node: %s", klog.KObj(pod), why), &acts)
 	}
@@ -338,6 +341,7 @@ func (m *Manager) releaseLocked(g *Group, code, reason string, acts *Actions) {
 		mb.taken = nil
 	}
 	g.phase = PhasePending
+	m.publishOrderLocked(g)
 	g.pendingSince = m.clock.Now()
 	g.unpersisted = nil
 	g.planned = nil

@@ -73,7 +73,7 @@ func (m *Manager) Preempt(logger klog.Logger, pod *v1.Pod, nodes Nodes, allowed 
 		return PreemptionPlan{}, acts
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	g := m.groups[key]
 	switch {
 	case g == nil || g.phase != PhasePending:

@@ -21,7 +21,7 @@ import (
 // groups are activated, since limits and shares may have changed.
 func (m *Manager) SetQueues(queues []*v1alpha1.Queue) Actions {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	var acts Actions
 	m.tree = queue.Build(queues)
 	old := m.queueObjs
@@ -62,7 +62,7 @@ func (m *Manager) SetQueues(queues []*v1alpha1.Queue) Actions {
 // (checkDisturbedLocked).
 func (m *Manager) UpsertNode(node *v1.Node) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	alloc := resources.FromResourceList(node.Status.Allocatable)
 	if old, ok := m.nodeAllocatable[node.Name]; !ok || !old.Equal(alloc) {
 		m.nodeAllocatable[node.Name] = alloc
@@ -105,7 +105,7 @@ func blockingTaints(node *v1.Node) string {
 // nodeGoneLocked).
 func (m *Manager) DeleteNode(node *v1.Node) Actions {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	var acts Actions
 	delete(m.nodeAllocatable, node.Name)
 	delete(m.closedNodes, node.Name)
@@ -391,7 +391,7 @@ func (m *Manager) aheadLocked(g *Group, f *fairness) []*Group {
 // belongs on; ok is false for a queue the Manager does not know.
 func (m *Manager) QueueStatus(name queue.Name) (*v1alpha1.Queue, v1alpha1.QueueStatus, bool) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	q := m.queueObjs[name]
 	if q == nil {
 		return nil, v1alpha1.QueueStatus{}, false

@@ -23,7 +23,7 @@ type Quotas interface {
 func (m *Manager) SetQuotas(q Quotas) {
 	m.mu.Lock()
 	m.quotas = q
-	m.mu.Unlock()
+	m.unlock()
 }
 
 // quotaCheckLocked says why g's namespace quotas do not let it in, or "":
@@ -73,7 +73,7 @@ func (m *Manager) toComeLocked(g *Group) []*v1.Pod {
 // one of its ResourceQuotas changed, and may hold them now.
 func (m *Manager) QuotaChanged(namespace string) Actions {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	var acts Actions
 	for _, key := range sortedKeys(m.groups) {
 		if g := m.groups[key]; g.key.Namespace == namespace && g.phase == PhasePending && g.lastEvent == ReasonWaiting+"/quota" {

@@ -53,7 +53,7 @@ func (m *Manager) NeedsRestore() bool {
 // plans again the room running groups held on deleted nodes (replanLocked).
 func (m *Manager) Restore(logger klog.Logger, nodes Nodes) Actions {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	var acts Actions
 	m.restoreLocked(logger, nodes, &acts)
 	return acts
@@ -148,6 +148,7 @@ func (m *Manager) nodeGoneLocked(node string, acts *Actions) {
 			m.releaseLocked(g, metrics.ReleaseNodeDeleted, fmt.Sprintf("node %s of its plan was deleted", node), acts)
 		case g.phase == PhaseRunning && held:
 			delete(g.reserved, node)
+			m.publishOrderLocked(g)
 			if len(g.reserved) == 0 {
 				delete(m.reserving, key)
 			}

@@ -16,7 +16,7 @@ import (
 // and released groups whose backoff ended are activated.
 func (m *Manager) Tick(logger klog.Logger) Actions {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	var acts Actions
 	now := m.clock.Now()
 	for _, key := range sortedKeys(m.groups) {
