@@ -50,13 +50,7 @@ func (m *Manager) ownerWaitsLocked(logger klog.Logger, g *Group, f *fairness, no
 // exceeds reports whether queue q would hold more than its fair share of
 // some resource with need added.
 func (f *fairness) exceeds(q queue.Name, need resources.List) bool {
-	alloc, share := f.allocated[q], f.shares[q]
-	for name, n := range need {
-		if name != resources.Pods && n > 0 && alloc[name]+n > share[name] {
-			return true
-		}
-	}
-	return false
+	return f.standing(q).With(need).OverOn(need)
 }
 
 // roomWithoutGroupsLocked is the nodes' room with every group's placed

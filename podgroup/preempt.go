@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -238,7 +237,7 @@ func (m *Manager) candidatesLocked(g *Group, nodes Nodes, f *fairness) []*Victim
 	slices.SortFunc(out, func(a, b *Victim) int {
 		return cmp.Or(
 			cmp.Compare(a.Priority, b.Priority),
-			-cmp.Compare(f.ratio(a.Queue), f.ratio(b.Queue)),
+			-queue.Compare(f.standing(a.Queue), f.standing(b.Queue)),
 			cmp.Compare(len(a.Pods), len(b.Pods)),
 			-a.newest.Compare(b.newest),
 			cmp.Compare(a.name, b.name))
@@ -270,63 +269,26 @@ func (m *Manager) eligibleVictimLocked(g *Group, c *Victim, f *fairness, allocat
 	}
 	// Across queues: reclaim what the victim's queue borrows.
 	need := g.demand()
-	ownAfter := f.allocated[own].Clone()
-	ownAfter.Add(need)
-	if !within(ownAfter, f.shares[own], need) {
+	ownAfter := f.standing(own).With(need)
+	if ownAfter.OverOn(need) {
 		return false // the preemptor's queue would go beyond its own share
 	}
 	vq := m.tree.Get(c.Queue)
 	before := allocated[c.Queue]
-	if vq == nil || before == nil || !exceeds(before, f.shares[c.Queue]) {
+	if vq == nil || before == nil || !(queue.Standing{Allocated: before, Share: f.shares[c.Queue]}).Borrows() {
 		return false // the victim's queue does not borrow
 	}
-	after := before.Clone()
-	after.Sub(c.total)
+	after := queue.Standing{Allocated: before, Share: f.shares[c.Queue]}.Without(c.total)
 	for name, gv := range vq.Guaranteed {
-		if c.total[name] > 0 && after[name] < gv {
+		if c.total[name] > 0 && after.Allocated[name] < gv {
 			return false // never below its guaranteed resources
 		}
 	}
-	if ratioOf(after, f.shares[c.Queue]) < ratioOf(ownAfter, f.shares[own]) {
+	if queue.Compare(after, ownAfter) < 0 {
 		return false // it would end up worse off than the preemptor's queue
 	}
 	c.Why = fmt.Sprintf("queue %s holds %s, above its fair share of %s", c.Queue, before, f.shares[c.Queue])
 	return true
-}
-
-// within reports whether usage stays within share on the resources need names.
-func within(usage, share, need resources.List) bool {
-	for name, n := range need {
-		if n > 0 && usage[name] > share[name] {
-			return false
-		}
-	}
-	return true
-}
-
-// exceeds reports whether usage is above share on some resource.
-func exceeds(usage, share resources.List) bool {
-	for name, u := range usage {
-		if name != resources.Pods && u > share[name] {
-			return true
-		}
-	}
-	return false
-}
-
-// ratioOf is the largest usage/share over the resources used.
-func ratioOf(usage, share resources.List) float64 {
-	r := 0.0
-	for name, u := range usage {
-		if name == resources.Pods || u <= 0 {
-			continue
-		}
-		if share[name] <= 0 {
-			return math.Inf(1)
-		}
-		r = max(r, float64(u)/float64(share[name]))
-	}
-	return r
 }
 
 // withFreed adds what the victims free to the rooms.

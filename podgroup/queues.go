@@ -3,7 +3,6 @@ package podgroup
 import (
 	"cmp"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 
@@ -263,30 +262,15 @@ func (m *Manager) fairnessLocked() *fairness {
 	return f
 }
 
-// ratio is how far a queue is into its fair share: its largest
-// allocated/share over the resources it holds or is entitled to. Lower is
-// further below, and first to be served; a queue holding what it has no
-// share of is +Inf.
-func (f *fairness) ratio(q queue.Name) float64 {
-	alloc, share := f.allocated[q], f.shares[q]
-	r := 0.0
-	for name, a := range alloc {
-		if name == resources.Pods || a <= 0 {
-			continue
-		}
-		s := share[name]
-		if s <= 0 {
-			return math.Inf(1)
-		}
-		r = max(r, float64(a)/float64(s))
-	}
-	return r
+// standing is where queue q stands against its fair share.
+func (f *fairness) standing(q queue.Name) queue.Standing {
+	return queue.Standing{Allocated: f.allocated[q], Share: f.shares[q]}
 }
 
 // compare orders pending groups for admission: the queue furthest below its
 // fair share first, then higher priority, then the older group, then by key.
 func (f *fairness) compare(a, b *Group) int {
-	if c := cmp.Compare(f.ratio(f.queueOf[a.key]), f.ratio(f.queueOf[b.key])); c != 0 {
+	if c := queue.Compare(f.standing(f.queueOf[a.key]), f.standing(f.queueOf[b.key])); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(b.priority(), a.priority()); c != 0 {
