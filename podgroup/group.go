@@ -80,8 +80,31 @@ type Group struct {
 	members  map[types.UID]*member
 	phase    Phase
 
-	// scheduleStart is when the group was first considered for admission.
+	// scheduleStart is when the group was first considered for admission;
+	// pendingSince when it last started waiting for it.
 	scheduleStart time.Time
+	pendingSince  time.Time
+	// failure remembers the last failed admission, so that the group's other
+	// members need not plan again while nothing has changed.
+	failure *admissionFailure
+
+	// The group's sub-states, each with its own fields (promoted, so
+	// g.reserved reads the reservation's):
+	reservation
+	preemption
+	drain
+	recovery
+
+	// lastEvent is the message of the last Event recorded for the group, to
+	// record one Event per change, not per attempt.
+	lastEvent string
+	// published is the QueueOrder last published for the group.
+	published QueueOrder
+}
+
+// reservation is an admitted group's hold on the cluster: its plan and the
+// room it keeps for members until they are placed.
+type reservation struct {
 	// admitted is when the current admission was made.
 	admitted time.Time
 	// deadline is when an Admitted group without quorum is released, or when
@@ -93,10 +116,10 @@ type Group struct {
 	reservedSince time.Time
 	// planned is the node the admission plan chose for each pending member.
 	planned map[types.UID]string
+}
 
-	// failure remembers the last failed admission, so that the group's other
-	// members need not plan again while nothing has changed.
-	failure *admissionFailure
+// preemption is a group making room by evicting others.
+type preemption struct {
 	// victims are the pods preempted to make room for this group, with
 	// their eviction (issued again every evictRetry from evicted); its
 	// members are placed once they are gone.
@@ -104,14 +127,22 @@ type Group struct {
 	evicted time.Time
 	// evicting is set while the group is being preempted.
 	evicting bool
-	// pendingSince is when the group last started waiting for admission;
-	// draining is set while it holds a drain reservation (see drainLocked).
-	pendingSince time.Time
-	draining     bool
+}
+
+// drain is a starving group's claim on nodes as they empty (see
+// drainLocked).
+type drain struct {
+	// draining is set while the group holds a drain reservation.
+	draining bool
 	// drainTried is when the timer last tried the group for a drain
 	// reservation; drainFit whether it fits the cluster drained.
 	drainTried time.Time
 	drainFit   drainFit
+}
+
+// recovery is what the group needs to survive a scheduler restart, lost
+// nodes and members that came larger than declared.
+type recovery struct {
 	// restoreUntil is the reservation deadline a previous scheduler
 	// instance left on the group's object, until Restore takes it up;
 	// handled is set once this instance admitted the group or restored its
@@ -134,11 +165,6 @@ type Group struct {
 	// or one found on the object (AnnotationQuorum).
 	unpersisted *Persist
 	record      *quorumRecord
-	// lastEvent is the message of the last Event recorded for the group, to
-	// record one Event per change, not per attempt.
-	lastEvent string
-	// published is the QueueOrder last published for the group.
-	published QueueOrder
 }
 
 type admissionFailure struct {
