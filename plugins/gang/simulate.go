@@ -52,9 +52,9 @@ type simulation struct {
 	ctx    context.Context
 	runner preFilterRunner
 	h      fwk.Handle
-	// infos are the snapshot's nodes; changed holds the copies that differ
-	// (members placed, pods removed).
-	infos   map[string]fwk.NodeInfo
+	// infoOf finds a node of the snapshot; changed holds the copies that
+	// differ (members placed, pods removed).
+	infoOf  func(node string) fwk.NodeInfo
 	changed map[string]fwk.NodeInfo
 	// placed are the members placed so far, and removed the pods taken
 	// out, with their nodes.
@@ -86,13 +86,8 @@ func (s *snapshotNodes) Simulate(removed []*v1.Pod) podgroup.Simulation {
 	if !ok {
 		return nil
 	}
-	sim := &simulation{ctx: s.ctx, runner: runner, h: s.handle, infos: make(map[string]fwk.NodeInfo, len(s.infos)),
+	sim := &simulation{ctx: s.ctx, runner: runner, h: s.handle, infoOf: s.infoOf(),
 		changed: map[string]fwk.NodeInfo{}, states: map[*v1.Pod]*memberCycle{}}
-	for _, ni := range s.infos {
-		if ni.Node() != nil {
-			sim.infos[ni.Node().Name] = ni
-		}
-	}
 	logger := klog.FromContext(s.ctx)
 	for _, p := range removed {
 		ni := sim.mutable(p.Spec.NodeName)
@@ -116,7 +111,7 @@ func (s *simulation) mutable(node string) fwk.NodeInfo {
 	if ni := s.changed[node]; ni != nil {
 		return ni
 	}
-	ni := s.infos[node]
+	ni := s.infoOf(node)
 	if ni == nil {
 		return nil
 	}
@@ -129,7 +124,30 @@ func (s *simulation) nodeInfo(node string) fwk.NodeInfo {
 	if ni := s.changed[node]; ni != nil {
 		return ni
 	}
-	return s.infos[node]
+	return s.infoOf(node)
+}
+
+// infoOf returns a lookup of the snapshot's nodes by name: the cycle's
+// own snapshot (kube-scheduler keeps it by name) when the handle has one,
+// else a map of s.infos.
+func (s *snapshotNodes) infoOf() func(string) fwk.NodeInfo {
+	if lister := s.handle.SnapshotSharedLister(); lister != nil {
+		infos := lister.NodeInfos()
+		return func(node string) fwk.NodeInfo {
+			ni, err := infos.Get(node)
+			if err != nil || ni == nil || ni.Node() == nil {
+				return nil
+			}
+			return ni
+		}
+	}
+	byName := make(map[string]fwk.NodeInfo, len(s.infos))
+	for _, ni := range s.infos {
+		if ni.Node() != nil {
+			byName[ni.Node().Name] = ni
+		}
+	}
+	return func(node string) fwk.NodeInfo { return byName[node] }
 }
 
 // cycle returns pod's simulated cycle, running the PreFilter plugins the

@@ -127,9 +127,10 @@ func TestPlanWithRealFilters(t *testing.T) {
 
 // BenchmarkPlanWithFilters admits a Spark app of a driver and 49 executors
 // (50 members, 4 CPU each, spread over zones by a soft constraint) on 1,000
-// and 5,000 nodes with pods on them, once with the resource pass alone and
-// once with the profile's real filters checking every placement: what
-// planning with the filters costs.
+// and 5,000 nodes with pods on them, once with the resource pass alone,
+// once with the profile's real filters checking every placement (what
+// planning with the filters costs), and once with the filters while 20
+// apps admitted before hold reserved room.
 func BenchmarkPlanWithFilters(b *testing.B) {
 	logger := klog.Background()
 	ctx := context.Background()
@@ -143,9 +144,9 @@ func BenchmarkPlanWithFilters(b *testing.B) {
 			}
 		}
 		fw, infos := filtersFramework(b, nodes, pods)
-		for _, mode := range []string{"resources", "filters"} {
+		for _, mode := range []string{"resources", "filters", "filters+held"} {
 			var handle fwk.Handle
-			if mode == "filters" {
+			if mode != "resources" {
 				handle = fw
 			}
 			b.Run(fmt.Sprintf("nodes=%d/%s", n, mode), func(b *testing.B) {
@@ -154,6 +155,16 @@ func BenchmarkPlanWithFilters(b *testing.B) {
 				// deleted once admitted, giving its room back.
 				cache := &roomCache{}
 				m := podgroup.NewManager(podgroup.Config{PermitTimeout: time.Minute, ReservationTimeout: time.Minute}, nil)
+				if mode == "filters+held" {
+					// 20 apps admitted before hold room on 1,000 nodes.
+					for j := range 20 {
+						held := w.MakeSparkDriver("ns", fmt.Sprintf("held-%d", j)).Req("cpu", "4").Executors(49, "cpu=4").Obj()
+						m.UpsertPod(held)
+						if adm := m.Admit(logger, held, &snapshotNodes{ctx: ctx, handle: handle, infos: infos, cache: cache}); !adm.Admitted {
+							b.Fatal(adm.Message)
+						}
+					}
+				}
 				b.ReportAllocs()
 				i := 0
 				for b.Loop() {
