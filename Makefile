@@ -8,7 +8,7 @@ LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gangsched-
 # Integration tests start many API servers; give them time on 2 cores.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build image bench bench-go soak coscheduling fuzz kwok lint race spark spark-operator test test-spark unit integration vet etcd generate demo spark-demo clean
+.PHONY: all build image bench bench-go perf perf-short soak coscheduling fuzz kwok lint race spark spark-operator test test-spark unit integration vet etcd generate demo spark-demo clean
 
 all: build
 
@@ -133,6 +133,30 @@ soak: build etcd kwok
 ## bench-go: Go benchmarks of the hot paths (planning, admission, fair share, Filter/Score) at 1,000 and 5,000 nodes
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./podgroup ./queue ./plugins/gang
+
+## perf: kube-scheduler's scheduler_perf (k8s.io/kubernetes/test/integration/scheduler_perf) at 5,000 nodes:
+## upstream's gang scheduling (default profile, GenericWorkload) and gangsched's profile on the same gangs, and
+## SchedulingBasic through both (bench/perf/performance-config.yaml); the table of pods/s, attempt latencies and
+## gangsched/default ratios is printed and written to _output/perf/table.md (_output/perf-short for perf-short). PERF_BENCH narrows the run to
+## test cases/workloads (a -bench regexp below BenchmarkPerfScheduling/), PERF_FLAGS adds scheduler_perf flags
+## (e.g. -perf-cpuprofile: a CPU profile per workload in _output/perf).
+## perf-short: the same at 500 nodes, in a few minutes
+PERF_BENCH ?= .
+PERF_FLAGS ?=
+PERF_TIMEOUT ?= 4h
+perf: PERF_LABELS := performance
+perf: PERF_OUT := $(CURDIR)/_output/perf
+perf-short: PERF_LABELS := short
+perf-short: PERF_OUT := $(CURDIR)/_output/perf-short
+perf perf-short: etcd
+	rm -rf $(PERF_OUT) && mkdir -p $(PERF_OUT)/logs
+	cd bench/perf && PATH=$(BIN):$$PATH ARTIFACTS=$(PERF_OUT)/logs $(GO) test -tags perf -run '^$$' \
+	  -bench 'BenchmarkPerfScheduling/$(PERF_BENCH)' -benchtime=1ns -timeout $(PERF_TIMEOUT) . \
+	  -args -perf-scheduling-label-filter=$(PERF_LABELS) -data-items-dir=$(PERF_OUT) $(PERF_FLAGS) \
+	  > $(PERF_OUT)/bench.log 2>&1 || { tail -50 $(PERF_OUT)/bench.log; exit 1; }
+	grep -E '^(Benchmark|--- (FAIL|SKIP)|ok|FAIL|PASS)' $(PERF_OUT)/bench.log | cut -c1-200
+	$(GO) run ./bench/perf/report -markdown $(PERF_OUT)/BenchmarkPerfScheduling_benchmark_gangsched_*.json > $(PERF_OUT)/table.md
+	$(GO) run ./bench/perf/report $(PERF_OUT)/BenchmarkPerfScheduling_benchmark_gangsched_*.json
 
 ## fuzz: each fuzz target for FUZZTIME (seed corpora in */testdata/fuzz run in make test)
 FUZZTIME ?= 30s

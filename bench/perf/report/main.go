@@ -1,0 +1,290 @@
+// Command report prints the table of a scheduler_perf run of bench/perf:
+// for each workload, the default profile (upstream) and gangsched's profile
+// side by side, with pods/s (scheduler_perf's SchedulingThroughput: the
+// average and percentiles of per-second samples), the time to schedule
+// every measured pod, per-pod and per-group attempt latency, and the ratio
+// gangsched/upstream.
+//
+//	go run ./bench/perf/report [-markdown] _output/perf/BenchmarkPerfScheduling_benchmark_gangsched_*.json
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// gangschedSuffix ends the name of a test case that runs gangsched's
+// profile; the test case without it runs the same workloads on the default
+// profile (performance-config.yaml).
+const gangschedSuffix = "Gangsched"
+
+// Metric names scheduler_perf writes in a data item's "Metric" label.
+const (
+	metricThroughput       = "SchedulingThroughput"
+	metricDuration         = "SchedulingDuration"
+	metricPodAttempt       = "scheduler_scheduling_attempt_duration_seconds"
+	metricGroupAttempt     = "scheduler_podgroup_scheduling_attempt_duration_seconds"
+	metricGangschedAdmit   = "gangsched_group_admission_duration_seconds"
+	resultScheduled        = "scheduled"
+	schedulerUpstream      = "default"
+	schedulerGangsched     = "gangsched"
+	notApplicable          = "not applicable"
+	labelName, labelMetric = "Name", "Metric"
+)
+
+// dataItems is the JSON file scheduler_perf writes to -data-items-dir.
+type dataItems struct {
+	Version   string     `json:"version"`
+	DataItems []dataItem `json:"dataItems"`
+}
+
+type dataItem struct {
+	Data   map[string]float64 `json:"data"`
+	Unit   string             `json:"unit"`
+	Labels map[string]string  `json:"labels"`
+}
+
+// run is what one workload on one profile measured. A missing figure is
+// nil.
+type run struct {
+	family, workload, scheduler string
+	throughput                  map[string]float64 // pods/s: Average, Perc50, ...
+	duration                    *float64           // s, until every measured pod was scheduled
+	podAttempt                  map[string]float64 // ms, result=scheduled
+	groupAttempt                map[string]float64 // ms, upstream's per-group attempt, result=scheduled
+	groupAdmission              map[string]float64 // ms, gangsched's first attempt to admission
+}
+
+// parseName splits "BenchmarkPerfScheduling/<test case>/<workload>/<namespace>"
+// into the test-case family (the name without gangschedSuffix), the
+// workload and the scheduler.
+func parseName(name string) (family, workload, scheduler string, ok bool) {
+	parts := strings.Split(name, "/")
+	if len(parts) < 3 {
+		return "", "", "", false
+	}
+	tc, workload := parts[1], parts[2]
+	if f, cut := strings.CutSuffix(tc, gangschedSuffix); cut {
+		return f, workload, schedulerGangsched, true
+	}
+	return tc, workload, schedulerUpstream, true
+}
+
+// collect groups data items into runs, in the order they first appear.
+func collect(items []dataItem) []*run {
+	var runs []*run
+	byKey := map[string]*run{}
+	for _, it := range items {
+		family, workload, scheduler, ok := parseName(it.Labels[labelName])
+		if !ok {
+			continue
+		}
+		key := family + "/" + workload + "/" + scheduler
+		r := byKey[key]
+		if r == nil {
+			r = &run{family: family, workload: workload, scheduler: scheduler}
+			byKey[key] = r
+			runs = append(runs, r)
+		}
+		result := it.Labels["result"]
+		switch it.Labels[labelMetric] {
+		case metricThroughput:
+			r.throughput = it.Data
+		case metricDuration:
+			if d, ok := it.Data["Duration"]; ok {
+				r.duration = &d
+			}
+		case metricPodAttempt:
+			if result == resultScheduled {
+				r.podAttempt = it.Data
+			}
+		case metricGroupAttempt:
+			if result == resultScheduled {
+				r.groupAttempt = it.Data
+			}
+		case metricGangschedAdmit:
+			r.groupAdmission = it.Data
+		}
+	}
+	return runs
+}
+
+// row is one line of the table: a run and, on gangsched's line, the ratios
+// to the upstream run of the same workload.
+type row struct {
+	*run
+	ratioAvg, ratioDuration *float64
+}
+
+// rows orders runs by family and workload, upstream first, and computes
+// gangsched/upstream for average pods/s and for 1/duration.
+func rows(runs []*run) []row {
+	sorted := slices.Clone(runs)
+	slices.SortStableFunc(sorted, func(a, b *run) int {
+		if c := strings.Compare(a.family, b.family); c != 0 {
+			return c
+		}
+		if c := compareWorkloads(a.workload, b.workload); c != 0 {
+			return c
+		}
+		return strings.Compare(a.scheduler, b.scheduler) // "default" < "gangsched"
+	})
+	upstream := map[string]*run{}
+	for _, r := range sorted {
+		if r.scheduler == schedulerUpstream {
+			upstream[r.family+"/"+r.workload] = r
+		}
+	}
+	var out []row
+	for _, r := range sorted {
+		rw := row{run: r}
+		if u := upstream[r.family+"/"+r.workload]; u != nil && r.scheduler == schedulerGangsched {
+			if a, b := r.throughput["Average"], u.throughput["Average"]; b > 0 && a > 0 {
+				v := a / b
+				rw.ratioAvg = &v
+			}
+			if r.duration != nil && u.duration != nil && *r.duration > 0 {
+				v := *u.duration / *r.duration
+				rw.ratioDuration = &v
+			}
+		}
+		out = append(out, rw)
+	}
+	return out
+}
+
+// compareWorkloads orders workload names by node count, then by name, so
+// 500Nodes_* come before 5000Nodes_*.
+func compareWorkloads(a, b string) int {
+	na, nb := leadingInt(a), leadingInt(b)
+	if na != nb {
+		return na - nb
+	}
+	return strings.Compare(a, b)
+}
+
+func leadingInt(s string) int {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+func num(v float64, ok bool) string {
+	if !ok {
+		return "-"
+	}
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+func get(m map[string]float64, k string) string {
+	v, ok := m[k]
+	return num(v, ok)
+}
+
+func ptr(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	return num(*p, true)
+}
+
+func ratio(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", *p)
+}
+
+// group is the per-group latency: upstream's per-group attempt, or
+// gangsched's first attempt to admission (a different measure, marked).
+func group(r *run, k string) string {
+	if r.groupAttempt != nil {
+		return get(r.groupAttempt, k)
+	}
+	if r.groupAdmission != nil {
+		return get(r.groupAdmission, k) + "†"
+	}
+	return "-"
+}
+
+var header = []string{"test case", "workload", "scheduler",
+	"pods/s avg", "p50", "p90", "p99", "all scheduled (s)",
+	"pod attempt p50 (ms)", "p99", "group p50 (ms)", "p99",
+	"gangsched/default pods/s avg", "by duration"}
+
+func (r row) cells() []string {
+	return []string{r.family, r.workload, r.scheduler,
+		get(r.throughput, "Average"), get(r.throughput, "Perc50"), get(r.throughput, "Perc90"), get(r.throughput, "Perc99"),
+		ptr(r.duration),
+		get(r.podAttempt, "Perc50"), get(r.podAttempt, "Perc99"),
+		group(r.run, "Perc50"), group(r.run, "Perc99"),
+		ratio(r.ratioAvg), ratio(r.ratioDuration)}
+}
+
+func write(w io.Writer, rs []row, markdown bool) error {
+	if markdown {
+		fmt.Fprintf(w, "| %s |\n", strings.Join(header, " | "))
+		fmt.Fprintf(w, "|%s\n", strings.Repeat("---|", len(header)))
+		for _, r := range rs {
+			fmt.Fprintf(w, "| %s |\n", strings.Join(r.cells(), " | "))
+		}
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(header, "\t"))
+		for _, r := range rs {
+			fmt.Fprintln(tw, strings.Join(r.cells(), "\t"))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintln(w, "\n† gangsched reports no per-group attempt; this is gangsched_group_admission_duration_seconds "+
+		"(a group's first attempt to its admission, buckets from 100 ms), not the same measure.\n"+
+		"pod attempt = scheduler_scheduling_attempt_duration_seconds{result=scheduled}, which includes the binding cycle (Permit wait, bind).")
+	return err
+}
+
+func main() {
+	markdown := flag.Bool("markdown", false, "print a Markdown table")
+	flag.Parse()
+	if flag.NArg() == 0 {
+		fmt.Fprintln(os.Stderr, "usage: report [-markdown] FILE.json...")
+		os.Exit(2)
+	}
+	var items []dataItem
+	for _, path := range flag.Args() {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "reading data items: %v\n", err)
+			os.Exit(1)
+		}
+		var d dataItems
+		if err := json.Unmarshal(data, &d); err != nil {
+			fmt.Fprintf(os.Stderr, "decoding data items in %s: %v\n", path, err)
+			os.Exit(1)
+		}
+		items = append(items, d.DataItems...)
+	}
+	if err := write(os.Stdout, rows(collect(items)), *markdown); err != nil {
+		fmt.Fprintf(os.Stderr, "writing the table: %v\n", err)
+		os.Exit(1)
+	}
+}

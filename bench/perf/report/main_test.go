@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseName(t *testing.T) {
+	tests := []struct {
+		name                        string
+		in                          string
+		family, workload, scheduler string
+		ok                          bool
+	}{
+		{"upstream test case", "BenchmarkPerfScheduling/GangScheduling/500Nodes_300Gangs_900Pods/gang-ns-0",
+			"GangScheduling", "500Nodes_300Gangs_900Pods", schedulerUpstream, true},
+		{"gangsched test case", "BenchmarkPerfScheduling/SchedulingBasicGangsched/500Nodes/namespace-2",
+			"SchedulingBasic", "500Nodes", schedulerGangsched, true},
+		{"no workload", "BenchmarkPerfScheduling/GangScheduling", "", "", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			family, workload, scheduler, ok := parseName(tt.in)
+			if diff := cmp.Diff([]any{tt.family, tt.workload, tt.scheduler, tt.ok}, []any{family, workload, scheduler, ok}); diff != "" {
+				t.Errorf("parseName(%q) (-want,+got):\n%s", tt.in, diff)
+			}
+		})
+	}
+}
+
+func item(name, metric, result string, data map[string]float64) dataItem {
+	return dataItem{Data: data, Labels: map[string]string{"Name": name, "Metric": metric, "result": result}}
+}
+
+func TestRowsPairsGangschedWithUpstream(t *testing.T) {
+	const up, gs = "BenchmarkPerfScheduling/GangScheduling/5000Nodes_3Gangs/gang-ns-0", "BenchmarkPerfScheduling/GangSchedulingGangsched/5000Nodes_3Gangs/gang-ns-0"
+	const small = "BenchmarkPerfScheduling/GangScheduling/500Nodes_1Gang/gang-ns-0"
+	items := []dataItem{
+		item(gs, metricThroughput, notApplicable, map[string]float64{"Average": 150}),
+		item(gs, metricDuration, notApplicable, map[string]float64{"Duration": 20}),
+		item(gs, metricGangschedAdmit, notApplicable, map[string]float64{"Perc50": 400, "Perc99": 900}),
+		item(up, metricThroughput, notApplicable, map[string]float64{"Average": 100}),
+		item(up, metricDuration, notApplicable, map[string]float64{"Duration": 30}),
+		item(up, metricGroupAttempt, resultScheduled, map[string]float64{"Perc50": 5, "Perc99": 9}),
+		item(up, metricGroupAttempt, "unschedulable", map[string]float64{"Perc50": 50}),
+		item(small, metricThroughput, notApplicable, map[string]float64{"Average": 80}),
+	}
+	rs := rows(collect(items))
+	var got [][]string
+	for _, r := range rs {
+		c := r.cells()
+		got = append(got, []string{c[1], c[2], c[3], c[7], c[10], c[11], c[12], c[13]})
+	}
+	want := [][]string{
+		{"500Nodes_1Gang", "default", "80.0", "-", "-", "-", "-", "-"},
+		{"5000Nodes_3Gangs", "default", "100", "30.0", "5.00", "9.00", "-", "-"},
+		{"5000Nodes_3Gangs", "gangsched", "150", "20.0", "400†", "900†", "1.50x", "1.50x"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rows (-want,+got):\n%s", diff)
+	}
+	var buf bytes.Buffer
+	if err := write(&buf, rs, true); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Count(buf.String(), "\n| "); lines != 3 {
+		t.Errorf("markdown table has %d data rows, want 3:\n%s", lines, buf.String())
+	}
+}
