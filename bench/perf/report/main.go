@@ -3,7 +3,8 @@
 // side by side, with pods/s (scheduler_perf's SchedulingThroughput: the
 // average and percentiles of per-second samples), the time to schedule
 // every measured pod, per-pod and per-group attempt latency, and the ratio
-// gangsched/upstream.
+// gangsched/upstream. Given several files (repeats, as `go test -count`
+// writes them), each figure is the median of the repeats.
 //
 //	go run ./bench/perf/report [-markdown] _output/perf/BenchmarkPerfScheduling_benchmark_gangsched_*.json
 package main
@@ -15,6 +16,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
@@ -50,10 +52,11 @@ type dataItem struct {
 	Labels map[string]string  `json:"labels"`
 }
 
-// run is what one workload on one profile measured. A missing figure is
-// nil.
+// run is what one workload on one profile measured, or the median of
+// several repeats (-count): n says how many. A missing figure is nil.
 type run struct {
 	family, workload, scheduler string
+	n                           int
 	throughput                  map[string]float64 // pods/s: Average, Perc50, ...
 	duration                    *float64           // s, until every measured pod was scheduled
 	podAttempt                  map[string]float64 // ms, result=scheduled
@@ -88,7 +91,7 @@ func collect(items []dataItem) []*run {
 		key := family + "/" + workload + "/" + scheduler
 		r := byKey[key]
 		if r == nil {
-			r = &run{family: family, workload: workload, scheduler: scheduler}
+			r = &run{family: family, workload: workload, scheduler: scheduler, n: 1}
 			byKey[key] = r
 			runs = append(runs, r)
 		}
@@ -113,6 +116,79 @@ func collect(items []dataItem) []*run {
 		}
 	}
 	return runs
+}
+
+// key names a workload on a profile.
+func (r *run) key() string { return r.family + "/" + r.workload + "/" + r.scheduler }
+
+// merge turns the runs of several files (repeats of the same benchmark,
+// one file per repeat) into one run per workload and profile, each figure
+// the median of the repeats that have it.
+func merge(files [][]*run) []*run {
+	var order []string
+	repeats := map[string][]*run{}
+	for _, runs := range files {
+		for _, r := range runs {
+			if _, seen := repeats[r.key()]; !seen {
+				order = append(order, r.key())
+			}
+			repeats[r.key()] = append(repeats[r.key()], r)
+		}
+	}
+	var out []*run
+	for _, k := range order {
+		rs := repeats[k]
+		if len(rs) == 1 {
+			out = append(out, rs[0])
+			continue
+		}
+		m := &run{family: rs[0].family, workload: rs[0].workload, scheduler: rs[0].scheduler, n: len(rs)}
+		m.throughput = medianData(rs, func(r *run) map[string]float64 { return r.throughput })
+		m.podAttempt = medianData(rs, func(r *run) map[string]float64 { return r.podAttempt })
+		m.groupAttempt = medianData(rs, func(r *run) map[string]float64 { return r.groupAttempt })
+		m.groupAdmission = medianData(rs, func(r *run) map[string]float64 { return r.groupAdmission })
+		if d := medianData(rs, func(r *run) map[string]float64 {
+			if r.duration == nil {
+				return nil
+			}
+			return map[string]float64{"Duration": *r.duration}
+		}); d != nil {
+			v := d["Duration"]
+			m.duration = &v
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// medianData is, for each bucket, the median over rs of field(r)[bucket];
+// nil when no run has the field.
+func medianData(rs []*run, field func(*run) map[string]float64) map[string]float64 {
+	values := map[string][]float64{}
+	for _, r := range rs {
+		for k, v := range field(r) {
+			values[k] = append(values[k], v)
+		}
+	}
+	if len(values) == 0 {
+		return nil
+	}
+	out := map[string]float64{}
+	for k, vs := range values {
+		out[k] = median(vs)
+	}
+	return out
+}
+
+// median of vs (not empty): the middle value, or the mean of the two
+// middle ones.
+func median(vs []float64) float64 {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // row is one line of the table: a run and, on gangsched's line, the ratios
@@ -225,13 +301,13 @@ func group(r *run, k string) string {
 	return "-"
 }
 
-var header = []string{"test case", "workload", "scheduler",
+var header = []string{"test case", "workload", "scheduler", "runs",
 	"pods/s avg", "p50", "p90", "p99", "all scheduled (s)",
 	"pod attempt p50 (ms)", "p99", "group p50 (ms)", "p99",
 	"gangsched/default pods/s avg", "by duration"}
 
 func (r row) cells() []string {
-	return []string{r.family, r.workload, r.scheduler,
+	return []string{r.family, r.workload, r.scheduler, strconv.Itoa(r.n),
 		get(r.throughput, "Average"), get(r.throughput, "Perc50"), get(r.throughput, "Perc90"), get(r.throughput, "Perc99"),
 		ptr(r.duration),
 		get(r.podAttempt, "Perc50"), get(r.podAttempt, "Perc99"),
@@ -258,6 +334,7 @@ func write(w io.Writer, rs []row, markdown bool) error {
 	}
 	_, err := fmt.Fprintln(w, "\n† gangsched reports no per-group attempt; this is gangsched_group_admission_duration_seconds "+
 		"(a group's first attempt to its admission, buckets from 100 ms), not the same measure.\n"+
+		"Several runs: each figure is the median over the runs; the ratios are of the medians.\n"+
 		"pod attempt = scheduler_scheduling_attempt_duration_seconds{result=scheduled}, which includes the binding cycle (Permit wait, bind).")
 	return err
 }
@@ -269,7 +346,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: report [-markdown] FILE.json...")
 		os.Exit(2)
 	}
-	var items []dataItem
+	var files [][]*run
 	for _, path := range flag.Args() {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -281,9 +358,9 @@ func main() {
 			fmt.Fprintf(os.Stderr, "decoding data items in %s: %v\n", path, err)
 			os.Exit(1)
 		}
-		items = append(items, d.DataItems...)
+		files = append(files, collect(d.DataItems))
 	}
-	if err := write(os.Stdout, rows(collect(items)), *markdown); err != nil {
+	if err := write(os.Stdout, rows(merge(files)), *markdown); err != nil {
 		fmt.Fprintf(os.Stderr, "writing the table: %v\n", err)
 		os.Exit(1)
 	}

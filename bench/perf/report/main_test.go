@@ -48,11 +48,11 @@ func TestRowsPairsGangschedWithUpstream(t *testing.T) {
 		item(up, metricGroupAttempt, "unschedulable", map[string]float64{"Perc50": 50}),
 		item(small, metricThroughput, notApplicable, map[string]float64{"Average": 80}),
 	}
-	rs := rows(collect(items))
+	rs := rows(merge([][]*run{collect(items)}))
 	var got [][]string
 	for _, r := range rs {
 		c := r.cells()
-		got = append(got, []string{c[1], c[2], c[3], c[7], c[10], c[11], c[12], c[13]})
+		got = append(got, []string{c[1], c[2], c[4], c[8], c[11], c[12], c[13], c[14]})
 	}
 	want := [][]string{
 		{"500Nodes_1Gang", "default", "80.0", "-", "-", "-", "-", "-"},
@@ -68,5 +68,46 @@ func TestRowsPairsGangschedWithUpstream(t *testing.T) {
 	}
 	if lines := strings.Count(buf.String(), "\n| "); lines != 3 {
 		t.Errorf("markdown table has %d data rows, want 3:\n%s", lines, buf.String())
+	}
+}
+
+func TestMergeTakesMediansOfRepeats(t *testing.T) {
+	const name = "BenchmarkPerfScheduling/SchedulingBasic/500Nodes/namespace-2"
+	var files [][]*run
+	for _, avg := range []float64{300, 100, 200} {
+		files = append(files, collect([]dataItem{
+			item(name, metricThroughput, notApplicable, map[string]float64{"Average": avg, "Perc50": avg / 10}),
+			item(name, metricDuration, notApplicable, map[string]float64{"Duration": 1000 / avg}),
+		}))
+	}
+	got := merge(files)
+	if len(got) != 1 {
+		t.Fatalf("merge returned %d runs, want 1", len(got))
+	}
+	want := map[string]float64{"Average": 200, "Perc50": 20}
+	if diff := cmp.Diff(want, got[0].throughput); diff != "" {
+		t.Errorf("throughput (-want,+got):\n%s", diff)
+	}
+	if got[0].n != 3 || got[0].duration == nil || *got[0].duration != 5 {
+		t.Errorf("got n=%d duration=%v, want n=3 duration=5", got[0].n, got[0].duration)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []float64
+		want float64
+	}{
+		{"one", []float64{4}, 4},
+		{"odd count", []float64{9, 1, 5}, 5},
+		{"even count", []float64{4, 1, 3, 2}, 2.5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := median(tt.in); got != tt.want {
+				t.Errorf("median(%v) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
 	}
 }
