@@ -79,22 +79,29 @@ func parseName(name string) (family, workload, scheduler string, ok bool) {
 	return tc, workload, schedulerUpstream, true
 }
 
-// collect groups data items into runs, in the order they first appear.
+// collect groups data items into runs, in the order they first appear. A
+// workload run several times in one file (go test -count) repeats its
+// items: a metric the latest run of its workload has already starts the
+// next run.
 func collect(items []dataItem) []*run {
 	var runs []*run
-	byKey := map[string]*run{}
+	latest := map[string]*run{}
+	seen := map[*run]map[string]bool{}
 	for _, it := range items {
 		family, workload, scheduler, ok := parseName(it.Labels[labelName])
 		if !ok {
 			continue
 		}
 		key := family + "/" + workload + "/" + scheduler
-		r := byKey[key]
-		if r == nil {
+		series := it.Labels[labelMetric] + "/" + it.Labels["result"] + "/" + it.Labels["extension_point"]
+		r := latest[key]
+		if r == nil || seen[r][series] {
 			r = &run{family: family, workload: workload, scheduler: scheduler, n: 1}
-			byKey[key] = r
+			latest[key] = r
+			seen[r] = map[string]bool{}
 			runs = append(runs, r)
 		}
+		seen[r][series] = true
 		result := it.Labels["result"]
 		switch it.Labels[labelMetric] {
 		case metricThroughput:
@@ -121,9 +128,9 @@ func collect(items []dataItem) []*run {
 // key names a workload on a profile.
 func (r *run) key() string { return r.family + "/" + r.workload + "/" + r.scheduler }
 
-// merge turns the runs of several files (repeats of the same benchmark,
-// one file per repeat) into one run per workload and profile, each figure
-// the median of the repeats that have it.
+// merge turns the runs of several files (repeats of the same benchmark:
+// one file per go test, or several runs in one with -count) into one run per workload
+// and profile, each figure the median of the repeats that have it.
 func merge(files [][]*run) []*run {
 	var order []string
 	repeats := map[string][]*run{}

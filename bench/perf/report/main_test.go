@@ -111,3 +111,22 @@ func TestMedian(t *testing.T) {
 		})
 	}
 }
+
+func TestCollectSplitsRepeatsInOneFile(t *testing.T) {
+	const name = "BenchmarkPerfScheduling/SchedulingBasicGangsched/500Nodes/namespace-2"
+	var items []dataItem
+	for _, avg := range []float64{100, 300} {
+		items = append(items,
+			item(name, metricThroughput, notApplicable, map[string]float64{"Average": avg}),
+			item(name, metricPodAttempt, resultScheduled, map[string]float64{"Perc50": avg}),
+			item(name, metricPodAttempt, "unschedulable", map[string]float64{"Perc50": 1}))
+	}
+	runs := collect(items)
+	if len(runs) != 2 {
+		t.Fatalf("collect found %d runs, want 2", len(runs))
+	}
+	got := merge([][]*run{runs})
+	if len(got) != 1 || got[0].n != 2 || got[0].throughput["Average"] != 200 || got[0].podAttempt["Perc50"] != 200 {
+		t.Errorf("merge = n %d, throughput %v, pod attempt %v; want n 2, averages 200", got[0].n, got[0].throughput, got[0].podAttempt)
+	}
+}
