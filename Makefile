@@ -137,31 +137,37 @@ bench-go:
 ## perf: kube-scheduler's scheduler_perf (k8s.io/kubernetes/test/integration/scheduler_perf) at 5,000 nodes:
 ## upstream's gang scheduling (default profile, GenericWorkload) and gangsched's profile on the same gangs, and
 ## SchedulingBasic through both (bench/perf/performance-config.yaml). Prints the table of pods/s, attempt
-## latencies and gangsched/default ratios, also written to _output/perf/table.md. PERF_BENCH narrows the run
-## (a -bench regexp below BenchmarkPerfScheduling/), PERF_FLAGS adds scheduler_perf flags (-perf-cpuprofile:
-## a CPU profile per workload in _output/perf), PERF_COUNT repeats the run (every workload, then all again,
-## so that a slow spell on the shared cores hits both profiles) and the table gives medians.
+## latencies and gangsched/default ratios, also written to _output/perf/table.md. Each workload runs on its own
+## (one go test each), the default profile and gangsched's one right after the other, so that both share the
+## load of the moment; PERF_COUNT repeats the whole list and the table gives medians. PERF_WORKLOADS and
+## PERF_CASES narrow the run (workload names; a -bench regexp for the test cases), PERF_FLAGS adds
+## scheduler_perf flags (-perf-cpuprofile: a CPU profile per workload, next to its data items).
 ## perf-short: the same at 500 nodes, three times, in about 10 minutes (_output/perf-short)
-PERF_BENCH ?= .
+PERF_CONFIG := bench/perf/performance-config.yaml
+PERF_CASES ?= .
 PERF_FLAGS ?=
-PERF_TIMEOUT ?= 4h
+PERF_TIMEOUT ?= 2h
 perf: PERF_LABELS := performance
 perf: PERF_COUNT ?= 1
 perf: PERF_OUT := $(CURDIR)/_output/perf
+perf: PERF_WORKLOADS ?= $(shell sed -n 's/^  - name: \(5000Nodes_[A-Za-z0-9_]*\)$$/\1/p' $(PERF_CONFIG) | sort -u)
 perf-short: PERF_LABELS := short
 perf-short: PERF_COUNT ?= 3
 perf-short: PERF_OUT := $(CURDIR)/_output/perf-short
+perf-short: PERF_WORKLOADS ?= $(shell sed -n 's/^  - name: \(500Nodes_[A-Za-z0-9_]*\)$$/\1/p' $(PERF_CONFIG) | sort -u)
 perf perf-short: etcd
+	$(GO) test -tags perf -c -o $(BIN)/perf.test ./bench/perf
 	rm -rf $(PERF_OUT) && mkdir -p $(PERF_OUT)/logs
-	cd bench/perf && for i in $$(seq $(PERF_COUNT)); do \
-	  PATH=$(BIN):$$PATH ARTIFACTS=$(PERF_OUT)/logs $(GO) test -tags perf -run '^$$' \
-	    -bench 'BenchmarkPerfScheduling/$(PERF_BENCH)' -benchtime=1ns -timeout $(PERF_TIMEOUT) . \
-	    -args -perf-scheduling-label-filter=$(PERF_LABELS) -data-items-dir=$(PERF_OUT) $(PERF_FLAGS) \
+	cd bench/perf && for i in $$(seq $(PERF_COUNT)); do for w in $(PERF_WORKLOADS); do \
+	  echo "round $$i: $$w"; mkdir -p $(PERF_OUT)/$$i-$$w; \
+	  PATH=$(BIN):$$PATH ARTIFACTS=$(PERF_OUT)/logs $(BIN)/perf.test -test.run '^$$' \
+	    -test.bench "BenchmarkPerfScheduling/$(PERF_CASES)/^$$w\$$" -test.benchtime=1ns -test.timeout $(PERF_TIMEOUT) \
+	    -perf-scheduling-label-filter=$(PERF_LABELS) -data-items-dir=$(PERF_OUT)/$$i-$$w $(PERF_FLAGS) \
 	    >> $(PERF_OUT)/bench.log 2>&1 || { tail -50 $(PERF_OUT)/bench.log; exit 1; }; \
-	done
-	grep -E '^(Benchmark|--- (FAIL|SKIP)|ok|FAIL|PASS)' $(PERF_OUT)/bench.log | cut -c1-200
-	$(GO) run ./bench/perf/report -markdown $(PERF_OUT)/BenchmarkPerfScheduling_benchmark_gangsched_*.json > $(PERF_OUT)/table.md
-	$(GO) run ./bench/perf/report $(PERF_OUT)/BenchmarkPerfScheduling_benchmark_gangsched_*.json
+	done; done
+	grep -E '^(Benchmark|--- FAIL|FAIL|PASS)' $(PERF_OUT)/bench.log | cut -c1-160
+	$(GO) run ./bench/perf/report -markdown $(PERF_OUT)/*/BenchmarkPerfScheduling_benchmark_gangsched_*.json > $(PERF_OUT)/table.md
+	$(GO) run ./bench/perf/report $(PERF_OUT)/*/BenchmarkPerfScheduling_benchmark_gangsched_*.json
 
 ## fuzz: each fuzz target for FUZZTIME (seed corpora in */testdata/fuzz run in make test)
 FUZZTIME ?= 30s

@@ -199,16 +199,17 @@ func median(vs []float64) float64 {
 }
 
 // row is one line of the table: a run and, on gangsched's line, the ratios
-// to the upstream run of the same workload.
+// gangsched/default of each round (see pairRatios).
 type row struct {
 	*run
-	ratioAvg, ratioDuration *float64
+	ratioAvg, ratioDuration []float64
 }
 
-// rows orders runs by family and workload, upstream first, and computes
-// gangsched/upstream for average pods/s and for 1/duration.
-func rows(runs []*run) []row {
-	sorted := slices.Clone(runs)
+// rows merges the files' runs (see merge), orders them by family and
+// workload, default first, and puts the per-round ratios on gangsched's
+// lines.
+func rows(files [][]*run) []row {
+	sorted := merge(files)
 	slices.SortStableFunc(sorted, func(a, b *run) int {
 		if c := strings.Compare(a.family, b.family); c != 0 {
 			return c
@@ -218,28 +219,55 @@ func rows(runs []*run) []row {
 		}
 		return strings.Compare(a.scheduler, b.scheduler) // "default" < "gangsched"
 	})
-	upstream := map[string]*run{}
-	for _, r := range sorted {
-		if r.scheduler == schedulerUpstream {
-			upstream[r.family+"/"+r.workload] = r
-		}
-	}
+	avg, dur := pairRatios(files)
 	var out []row
 	for _, r := range sorted {
 		rw := row{run: r}
-		if u := upstream[r.family+"/"+r.workload]; u != nil && r.scheduler == schedulerGangsched {
-			if a, b := r.throughput["Average"], u.throughput["Average"]; b > 0 && a > 0 {
-				v := a / b
-				rw.ratioAvg = &v
-			}
-			if r.duration != nil && u.duration != nil && *r.duration > 0 {
-				v := *u.duration / *r.duration
-				rw.ratioDuration = &v
-			}
+		if r.scheduler == schedulerGangsched {
+			w := r.family + "/" + r.workload
+			rw.ratioAvg, rw.ratioDuration = avg[w], dur[w]
 		}
 		out = append(out, rw)
 	}
 	return out
+}
+
+// pairRatios pairs each gangsched run with the default run of the same
+// workload in the same round — the same file, and the same repeat within
+// it — and returns, by "family/workload", gangsched/default of average
+// pods/s and of 1/duration for each round. Pairing within a round keeps a
+// slow spell on the shared cores, which hits both runs of a round, out of
+// the ratio more than a ratio of medians would.
+func pairRatios(files [][]*run) (avg, dur map[string][]float64) {
+	avg, dur = map[string][]float64{}, map[string][]float64{}
+	for _, runs := range files {
+		repeat := map[string]int{}
+		byRepeat := map[string]*run{}
+		for _, r := range runs {
+			k := fmt.Sprintf("%s#%d", r.key(), repeat[r.key()])
+			repeat[r.key()]++
+			byRepeat[k] = r
+		}
+		for _, r := range runs {
+			if r.scheduler != schedulerGangsched {
+				continue
+			}
+			repeat[r.key()+"/paired"]++
+			i := repeat[r.key()+"/paired"] - 1
+			u := byRepeat[fmt.Sprintf("%s/%s/%s#%d", r.family, r.workload, schedulerUpstream, i)]
+			if u == nil {
+				continue
+			}
+			w := r.family + "/" + r.workload
+			if a, b := r.throughput["Average"], u.throughput["Average"]; a > 0 && b > 0 {
+				avg[w] = append(avg[w], a/b)
+			}
+			if r.duration != nil && u.duration != nil && *r.duration > 0 {
+				dur[w] = append(dur[w], *u.duration / *r.duration)
+			}
+		}
+	}
+	return avg, dur
 }
 
 // compareWorkloads orders workload names by node count, then by name, so
@@ -289,11 +317,16 @@ func ptr(p *float64) string {
 	return num(*p, true)
 }
 
-func ratio(p *float64) string {
-	if p == nil {
+// ratio is the median of the per-round ratios, and their range when there
+// are several.
+func ratio(rs []float64) string {
+	switch len(rs) {
+	case 0:
 		return "-"
+	case 1:
+		return fmt.Sprintf("%.2fx", rs[0])
 	}
-	return fmt.Sprintf("%.2fx", *p)
+	return fmt.Sprintf("%.2fx (%.2f–%.2f)", median(rs), slices.Min(rs), slices.Max(rs))
 }
 
 // group is the per-group latency: upstream's per-group attempt, or
@@ -311,7 +344,7 @@ func group(r *run, k string) string {
 var header = []string{"test case", "workload", "scheduler", "runs",
 	"pods/s avg", "p50", "p90", "p99", "all scheduled (s)",
 	"pod attempt p50 (ms)", "p99", "group p50 (ms)", "p99",
-	"gangsched/default pods/s avg", "by duration"}
+	"gangsched/default pods/s avg", "by duration (all scheduled)"}
 
 func (r row) cells() []string {
 	return []string{r.family, r.workload, r.scheduler, strconv.Itoa(r.n),
@@ -341,7 +374,7 @@ func write(w io.Writer, rs []row, markdown bool) error {
 	}
 	_, err := fmt.Fprintln(w, "\n† gangsched reports no per-group attempt; this is gangsched_group_admission_duration_seconds "+
 		"(a group's first attempt to its admission, buckets from 100 ms), not the same measure.\n"+
-		"Several runs: each figure is the median over the runs; the ratios are of the medians.\n"+
+		"Several runs: each figure is the median over the runs; a ratio is the median (and range) of the ratios of the runs paired round by round.\n"+
 		"pod attempt = scheduler_scheduling_attempt_duration_seconds{result=scheduled}, which includes the binding cycle (Permit wait, bind).")
 	return err
 }
@@ -367,7 +400,7 @@ func main() {
 		}
 		files = append(files, collect(d.DataItems))
 	}
-	if err := write(os.Stdout, rows(merge(files)), *markdown); err != nil {
+	if err := write(os.Stdout, rows(files), *markdown); err != nil {
 		fmt.Fprintf(os.Stderr, "writing the table: %v\n", err)
 		os.Exit(1)
 	}

@@ -48,7 +48,7 @@ func TestRowsPairsGangschedWithUpstream(t *testing.T) {
 		item(up, metricGroupAttempt, "unschedulable", map[string]float64{"Perc50": 50}),
 		item(small, metricThroughput, notApplicable, map[string]float64{"Average": 80}),
 	}
-	rs := rows(merge([][]*run{collect(items)}))
+	rs := rows([][]*run{collect(items)})
 	var got [][]string
 	for _, r := range rs {
 		c := r.cells()
@@ -128,5 +128,28 @@ func TestCollectSplitsRepeatsInOneFile(t *testing.T) {
 	got := merge([][]*run{runs})
 	if len(got) != 1 || got[0].n != 2 || got[0].throughput["Average"] != 200 || got[0].podAttempt["Perc50"] != 200 {
 		t.Errorf("merge = n %d, throughput %v, pod attempt %v; want n 2, averages 200", got[0].n, got[0].throughput, got[0].podAttempt)
+	}
+}
+
+func TestRatiosArePairedRoundByRound(t *testing.T) {
+	const up, gs = "BenchmarkPerfScheduling/SchedulingBasic/500Nodes/namespace-2", "BenchmarkPerfScheduling/SchedulingBasicGangsched/500Nodes/namespace-2"
+	// A slow second round: both profiles are slower, gangsched by the same
+	// factor as in the fast rounds.
+	var files [][]*run
+	for _, r := range []struct{ up, gs float64 }{{100, 110}, {40, 36}, {120, 120}} {
+		files = append(files, collect([]dataItem{
+			item(up, metricThroughput, notApplicable, map[string]float64{"Average": r.up}),
+			item(gs, metricThroughput, notApplicable, map[string]float64{"Average": r.gs}),
+		}))
+	}
+	rs := rows(files)
+	if len(rs) != 2 {
+		t.Fatalf("got %d rows, want 2", len(rs))
+	}
+	if diff := cmp.Diff([]float64{1.1, 0.9, 1}, rs[1].ratioAvg); diff != "" {
+		t.Errorf("per-round ratios (-want,+got):\n%s", diff)
+	}
+	if got, want := ratio(rs[1].ratioAvg), "1.00x (0.90–1.10)"; got != want {
+		t.Errorf("ratio cell = %q, want %q", got, want)
 	}
 }
