@@ -214,6 +214,9 @@ type fairness struct {
 	waiting   map[queue.Name]int32
 	shares    map[queue.Name]resources.List
 	queueOf   map[Key]queue.Name
+	// dominant memoizes each queue's DominantShare, read by every
+	// comparison of groups.
+	dominant map[queue.Name]float64
 }
 
 // fairnessLocked takes stock of every group and computes fair shares.
@@ -262,6 +265,20 @@ func (m *Manager) fairnessLocked() *fairness {
 	return f
 }
 
+// dominantShare is q's standing's DominantShare (queue.Compare's order),
+// computed once.
+func (f *fairness) dominantShare(q queue.Name) float64 {
+	if d, ok := f.dominant[q]; ok {
+		return d
+	}
+	if f.dominant == nil {
+		f.dominant = map[queue.Name]float64{}
+	}
+	d := f.standing(q).DominantShare()
+	f.dominant[q] = d
+	return d
+}
+
 // standing is where queue q stands against its fair share.
 func (f *fairness) standing(q queue.Name) queue.Standing {
 	return queue.Standing{Allocated: f.allocated[q], Share: f.shares[q]}
@@ -270,7 +287,7 @@ func (f *fairness) standing(q queue.Name) queue.Standing {
 // compare orders pending groups for admission: the queue furthest below its
 // fair share first, then higher priority, then the older group, then by key.
 func (f *fairness) compare(a, b *Group) int {
-	if c := queue.Compare(f.standing(f.queueOf[a.key]), f.standing(f.queueOf[b.key])); c != 0 {
+	if c := cmp.Compare(f.dominantShare(f.queueOf[a.key]), f.dominantShare(f.queueOf[b.key])); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(b.priority(), a.priority()); c != 0 {
@@ -347,8 +364,9 @@ func (m *Manager) aheadLocked(g *Group, f *fairness) []*Group {
 	own := f.queueOf[g.key]
 	heads := map[queue.Name]*Group{}
 	var ahead []*Group
-	for _, key := range sortedKeys(m.groups) {
-		h := m.groups[key]
+	// f.compare is a total order (it ends with the key), so the map's
+	// order does not show in the result.
+	for key, h := range m.groups {
 		if h == g || !m.eligibleLocked(h, f) || f.compare(h, g) >= 0 {
 			continue
 		}
