@@ -548,14 +548,23 @@ func (m *Manager) setReservedLocked(g *Group, perNode map[string]resources.List,
 }
 
 // activateWaitingLocked activates the pods that may fit now that room was
-// freed: pods that reservations kept off nodes, and pending groups' members.
+// freed: pods that reservations kept off nodes, and the members of pending
+// groups that were tried. A group never tried has its pods in the active
+// queue already, and one short of MinMember members waits for members, not
+// room (its members are activated when the last arrives): activating
+// either only costs a queue operation per pod, for every group, each time
+// any reservation moves — quadratic in the groups under scheduler_perf's
+// thousands of gangs.
 func (m *Manager) activateWaitingLocked(acts *Actions) {
 	for uid, p := range m.blocked {
 		acts.Activate = append(acts.Activate, p)
 		delete(m.blocked, uid)
 	}
 	for _, g := range m.groups {
-		if g.phase != PhasePending {
+		if g.phase != PhasePending || g.scheduleStart.IsZero() {
+			continue
+		}
+		if live, _ := g.counts(); int32(live) < g.spec.MinMember {
 			continue
 		}
 		acts.Activate = append(acts.Activate, g.pendingPods()...)
