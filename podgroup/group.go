@@ -98,8 +98,8 @@ type Group struct {
 	// lastEvent is the message of the last Event recorded for the group, to
 	// record one Event per change, not per attempt.
 	lastEvent string
-	// published is the QueueOrder last published for the group.
-	published QueueOrder
+	// published is the queueOrder last published for the group.
+	published queueOrder
 }
 
 // reservation is an admitted group's hold on the cluster: its plan and the

@@ -121,7 +121,7 @@ type Manager struct {
 	// and foreignUse what they use on each node.
 	foreign    map[types.UID]foreignPod
 	foreignUse map[string]resources.List
-	// orders holds each group's published QueueOrder, by Key (read
+	// orders holds each group's published queueOrder, by Key (read
 	// without the lock).
 	orders sync.Map
 	// planOrder is the order of best fit the last admission plan found
@@ -368,16 +368,14 @@ func (m *Manager) settleLocked(g *Group, acts *Actions) {
 		}
 		if int32(succeeded) >= g.spec.MinMember {
 			g.phase = PhaseFinished
-			m.publishOrderLocked(g)
 		} else {
 			g.phase = PhaseFailed
-			m.publishOrderLocked(g)
 		}
 	} else {
 		// No pods left: new ones are a new run of the group.
 		g.phase = PhasePending
-		m.publishOrderLocked(g)
 	}
+	m.publishOrderLocked(g)
 	m.stopDrainingLocked(g)
 	if g.podGroup == nil && (len(g.members) == 0 || g.key.Kind == KindSparkApp) {
 		m.forgetGroupLocked(g)
@@ -620,33 +618,37 @@ func (m *Manager) OwnReservation(key Key) map[string]resources.List {
 // comparisons never wait on a plan.
 func (m *Manager) QueueOrder(key Key) (holdsRoom bool, created time.Time) {
 	if o, ok := m.orders.Load(key); ok {
-		o := o.(QueueOrder)
-		return o.HoldsRoom, o.Created
+		o := o.(queueOrder)
+		return o.holdsRoom, o.created
 	}
 	return false, time.Time{}
 }
 
-// QueueOrder is what the scheduling queue orders a group's pods by.
-type QueueOrder struct {
-	// HoldsRoom is whether the group is admitted and holds reserved room
+// queueOrder is what the scheduling queue orders a group's pods by.
+type queueOrder struct {
+	// holdsRoom is whether the group is admitted and holds reserved room
 	// (not a drain reservation).
-	HoldsRoom bool
-	// Created is the creation of its PodGroup or Spark driver.
-	Created time.Time
+	holdsRoom bool
+	// created is the creation of its PodGroup or Spark driver.
+	created time.Time
 }
 
-// orderOf computes g's QueueOrder from its state.
-func orderOf(g *Group) QueueOrder {
+func (o queueOrder) equal(p queueOrder) bool {
+	return o.holdsRoom == p.holdsRoom && o.created.Equal(p.created)
+}
+
+// orderOf computes g's queueOrder from its state.
+func orderOf(g *Group) queueOrder {
 	admitted := g.phase == PhaseAdmitted || g.phase == PhaseRunning // not a drain reservation
-	return QueueOrder{HoldsRoom: admitted && len(g.reserved) > 0, Created: g.creationTime()}
+	return queueOrder{holdsRoom: admitted && len(g.reserved) > 0, created: g.creationTime()}
 }
 
-// publishOrderLocked publishes g's QueueOrder if it changed. Every change
+// publishOrderLocked publishes g's queueOrder if it changed. Every change
 // of a group's phase, reservation, PodGroup or Spark driver calls it (and
 // tests check at every unlock that none was missed: verifyOrders).
 func (m *Manager) publishOrderLocked(g *Group) {
 	o := orderOf(g)
-	if o.HoldsRoom == g.published.HoldsRoom && o.Created.Equal(g.published.Created) {
+	if o.equal(g.published) {
 		return
 	}
 	g.published = o
@@ -661,7 +663,7 @@ func (m *Manager) forgetGroupLocked(g *Group) {
 }
 
 // verifyOrders makes every write-locked method check, before it unlocks,
-// that each group's published QueueOrder is up to date (set by tests).
+// that each group's published queueOrder is up to date (set by tests).
 var verifyOrders = false
 
 // unlock releases the write lock, after the check of verifyOrders.
@@ -669,8 +671,8 @@ func (m *Manager) unlock() {
 	if verifyOrders {
 		for _, g := range m.groups {
 			got, _ := m.orders.Load(g.key)
-			published, _ := got.(QueueOrder)
-			if want := orderOf(g); published.HoldsRoom != want.HoldsRoom || !published.Created.Equal(want.Created) {
+			published, _ := got.(queueOrder)
+			if want := orderOf(g); !published.equal(want) {
 				m.mu.Unlock()
 				panic(fmt.Sprintf("pod group %s: published queue order %+v, its state says %+v", g.key, published, want))
 			}

@@ -237,7 +237,7 @@ func (m *Manager) candidatesLocked(g *Group, nodes Nodes, f *fairness) []*Victim
 	slices.SortFunc(out, func(a, b *Victim) int {
 		return cmp.Or(
 			cmp.Compare(a.Priority, b.Priority),
-			-queue.Compare(f.standing(a.Queue), f.standing(b.Queue)),
+			-cmp.Compare(f.dominantShare(a.Queue), f.dominantShare(b.Queue)),
 			cmp.Compare(len(a.Pods), len(b.Pods)),
 			-a.newest.Compare(b.newest),
 			cmp.Compare(a.name, b.name))

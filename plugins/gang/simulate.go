@@ -61,8 +61,8 @@ type simulation struct {
 	placed  []placedPod
 	removed []placedPod
 	states  map[*v1.Pod]*memberCycle
-	// infosOf holds the PodInfo each placed pod's copies start from.
-	infosOf map[*v1.Pod]*framework.PodInfo
+	// podInfos holds the PodInfo each placed pod's copies start from.
+	podInfos map[*v1.Pod]*framework.PodInfo
 }
 
 type placedPod struct {
@@ -211,17 +211,17 @@ func (s *simulation) Place(pod *v1.Pod, node string) {
 	if ni == nil {
 		return
 	}
-	base := s.infosOf[pod]
+	base := s.podInfos[pod]
 	if base == nil {
 		var err error
 		if base, err = framework.NewPodInfo(pod); err != nil {
 			return
 		}
 		base.CalculateResource()
-		if s.infosOf == nil {
-			s.infosOf = map[*v1.Pod]*framework.PodInfo{}
+		if s.podInfos == nil {
+			s.podInfos = map[*v1.Pod]*framework.PodInfo{}
 		}
-		s.infosOf[pod] = base
+		s.podInfos[pod] = base
 	}
 	p := *pod
 	n := len(s.placed)
