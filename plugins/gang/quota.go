@@ -20,15 +20,23 @@ import (
 // ...) are worked out exactly as quota admission does
 // (k8s.io/apiserver/pkg/admission/plugin/resourcequota, checkRequest).
 //
+// A quota's status can lag behind the pods this scheduler sees (its watch
+// and the pods' are two streams): what a quota uses is taken as the larger,
+// per resource, of its status and what the namespace's known pods count
+// against it, so a pod seen before its quota's update is not counted free.
+//
 // CAVEAT: a LimitRange's defaults are not applied to members not created
 // yet; they count what their template requests and limits.
 type quotaChecker struct {
 	lister corelisters.ResourceQuotaLister
-	eval   quota.Evaluator
+	// pods lists the pods the scheduler knows of, to count a namespace's
+	// use where its quotas' status has not caught up.
+	pods corelisters.PodLister
+	eval quota.Evaluator
 }
 
-func newQuotaChecker(lister corelisters.ResourceQuotaLister, clk clock.Clock) *quotaChecker {
-	return &quotaChecker{lister: lister, eval: core.NewPodEvaluator(nil, clk)}
+func newQuotaChecker(lister corelisters.ResourceQuotaLister, pods corelisters.PodLister, clk clock.Clock) *quotaChecker {
+	return &quotaChecker{lister: lister, pods: pods, eval: core.NewPodEvaluator(nil, clk)}
 }
 
 // Any reports whether the namespace has a ResourceQuota.
@@ -45,15 +53,19 @@ func (q *quotaChecker) Check(namespace string, pods, held []*v1.Pod) string {
 		return ""
 	}
 	slices.SortFunc(list, func(a, b *v1.ResourceQuota) int { return strings.Compare(a.Name, b.Name) })
+	var known []*v1.Pod
+	if q.pods != nil {
+		known, _ = q.pods.Pods(namespace).List(labels.Everything())
+	}
 	for _, rq := range list {
-		if msg := q.check(rq, pods, held); msg != "" {
+		if msg := q.check(rq, pods, held, known); msg != "" {
 			return msg
 		}
 	}
 	return ""
 }
 
-func (q *quotaChecker) check(rq *v1.ResourceQuota, pods, held []*v1.Pod) string {
+func (q *quotaChecker) check(rq *v1.ResourceQuota, pods, held, known []*v1.Pod) string {
 	hard := rq.Status.Hard
 	if len(hard) == 0 && len(rq.Spec.Hard) > 0 {
 		// Quota admission refuses pods until the quota controller has
@@ -69,12 +81,17 @@ func (q *quotaChecker) check(rq *v1.ResourceQuota, pods, held []*v1.Pod) string 
 	if err != nil {
 		return ""
 	}
-	after := quota.Add(quota.Add(rq.Status.Used, reserved), want)
+	counted, err := q.usage(rq, known, names)
+	if err != nil {
+		return ""
+	}
+	used := quota.Max(rq.Status.Used, counted)
+	after := quota.Add(quota.Add(used, reserved), want)
 	if ok, exceeded := quota.LessThanOrEqual(quota.Mask(after, quota.ResourceNames(want)), hard); !ok {
 		slices.Sort(exceeded)
 		var parts []string
 		for _, name := range exceeded {
-			used, r, w, h := rq.Status.Used[name], reserved[name], want[name], hard[name]
+			used, r, w, h := used[name], reserved[name], want[name], hard[name]
 			part := fmt.Sprintf("%s: %s more needed, %s used of %s", name, w.String(), used.String(), h.String())
 			if !r.IsZero() {
 				part += fmt.Sprintf(", %s held for groups admitted before", r.String())

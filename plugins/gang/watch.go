@@ -126,7 +126,7 @@ func (pl *Gang) watchQuotas(ctx context.Context, clk clock.Clock) error {
 	if _, err := quotas.Informer().AddEventHandler(handlers(changed, changed)); err != nil {
 		return fmt.Errorf("watching ResourceQuotas: %w", err)
 	}
-	pl.manager.SetQuotas(newQuotaChecker(quotas.Lister(), clk))
+	pl.manager.SetQuotas(newQuotaChecker(quotas.Lister(), pl.handle.SharedInformerFactory().Core().V1().Pods().Lister(), clk))
 	return nil
 }
 
