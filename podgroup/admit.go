@@ -82,7 +82,7 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 			}
 		}
 		g.phase = PhasePending
-		m.publishOrderLocked(g)
+		m.changedLocked(g)
 		g.pendingSince = now
 		g.scheduleStart = now
 		g.drainTried = time.Time{}
@@ -221,7 +221,7 @@ func (m *Manager) beyondGangLocked(g *Group, pod *v1.Pod) string {
 		return ""
 	}
 	f := m.fairnessLocked()
-	n := m.tree.Get(f.queueOf[g.key])
+	n := m.tree.Get(f.queueOf(g.key))
 	if n == nil || !n.Valid() {
 		return ""
 	}
@@ -252,7 +252,7 @@ func (m *Manager) admitAheadLocked(logger klog.Logger, g *Group, nodes Nodes, ac
 		}
 		logger.V(4).Info("Admitting a pod group ahead in fair order", "podGroup", next.key, "behind", g.key)
 		m.admitLocked(logger, next, plan, nil, acts)
-		admitted = append(admitted, fmt.Sprintf("pod group %s of queue %s", next.key, f.queueOf[next.key]))
+		admitted = append(admitted, fmt.Sprintf("pod group %s of queue %s", next.key, f.queueOf(next.key)))
 	}
 }
 
@@ -307,7 +307,7 @@ func (m *Manager) admitLocked(logger klog.Logger, g *Group, plan planResult, pod
 	g.handled = true
 	m.stopDrainingLocked(g)
 	g.phase = PhaseAdmitted
-	m.publishOrderLocked(g)
+	m.changedLocked(g)
 	g.admitted = now
 	g.deadline = now.Add(m.permitTimeoutLocked(g))
 	g.planned = map[types.UID]string{}

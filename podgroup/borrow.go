@@ -23,13 +23,13 @@ import (
 // reservation held back (its reservation could be the room the other
 // waits for).
 func (m *Manager) ownerWaitsLocked(logger klog.Logger, g *Group, f *fairness, nodes Nodes) string {
-	own := f.queueOf[g.key]
+	own := f.queueOf(g.key)
 	if g.draining || !f.exceeds(own, g.demand()) {
 		return ""
 	}
 	var rooms []NodeRoom
 	for _, h := range m.aheadLocked(g, f) {
-		q := f.queueOf[h.key]
+		q := f.queueOf(h.key)
 		if q == own || f.exceeds(q, h.demand()) {
 			continue
 		}

@@ -100,6 +100,8 @@ type Group struct {
 	lastEvent string
 	// published is the queueOrder last published for the group.
 	published queueOrder
+	// tally is what the group was last counted as in the queues' usage.
+	tally tally
 }
 
 // reservation is an admitted group's hold on the cluster: its plan and the

@@ -90,6 +90,9 @@ type Manager struct {
 	podGroupAPI bool
 	// quotas answers for the namespaces' ResourceQuotas (nil: none checked).
 	quotas Quotas
+	// usage is what the queues hold and wait for, summed over the groups'
+	// tallies.
+	usage *usage
 
 	// tree is the queue hierarchy; queueObjs the Queue objects it was built
 	// from, and queueEvents the last Event recorded on each.
@@ -149,6 +152,7 @@ func NewManager(cfg Config, clk clock.PassiveClock) *Manager {
 		cfg:         cfg.withDefaults(),
 		clock:       clk,
 		groups:      map[Key]*Group{},
+		usage:       newUsage(),
 		reserving:   map[Key]*Group{},
 		blocked:     map[types.UID]*v1.Pod{},
 		gateNoticed: map[types.UID]struct{}{},
@@ -190,6 +194,7 @@ func (m *Manager) groupLocked(key Key) *Group {
 	if g == nil {
 		g = &Group{key: key, members: map[types.UID]*member{}, phase: PhasePending, spec: Spec{MinMember: 1}, pendingSince: m.clock.Now()}
 		m.groups[key] = g
+		m.countLocked(g)
 	}
 	return g
 }
@@ -226,6 +231,7 @@ func (m *Manager) UpsertPod(pod *v1.Pod) Actions {
 }
 
 func (m *Manager) upsertMemberLocked(g *Group, pod *v1.Pod, acts *Actions) {
+	defer m.countLocked(g)
 	mb := g.members[pod.UID]
 	if mb == nil {
 		mb = &member{state: memberPending}
@@ -243,7 +249,7 @@ func (m *Manager) upsertMemberLocked(g *Group, pod *v1.Pod, acts *Actions) {
 	if IsSparkDriver(pod) {
 		changed := g.driver == nil || !annotationsEqual(g.driver, pod)
 		g.driver = pod
-		m.publishOrderLocked(g)
+		m.changedLocked(g)
 		if g.podGroup == nil {
 			m.noteReservedUntilLocked(g, pod.Annotations)
 		}
@@ -328,6 +334,7 @@ func (m *Manager) DeletePod(pod *v1.Pod) Actions {
 	if g == nil {
 		return acts
 	}
+	defer m.countLocked(g)
 	if mb := g.members[pod.UID]; mb != nil {
 		if mb.state != memberPending {
 			m.generation++
@@ -341,7 +348,7 @@ func (m *Manager) DeletePod(pod *v1.Pod) Actions {
 	}
 	if g.driver != nil && g.driver.UID == pod.UID {
 		g.driver = nil
-		m.publishOrderLocked(g)
+		m.changedLocked(g)
 	}
 	acts.Statuses = append(acts.Statuses, key)
 	m.settleLocked(g, &acts)
@@ -375,7 +382,7 @@ func (m *Manager) settleLocked(g *Group, acts *Actions) {
 		// No pods left: new ones are a new run of the group.
 		g.phase = PhasePending
 	}
-	m.publishOrderLocked(g)
+	m.changedLocked(g)
 	m.stopDrainingLocked(g)
 	if g.podGroup == nil && (len(g.members) == 0 || g.key.Kind == KindSparkApp) {
 		m.forgetGroupLocked(g)
@@ -388,11 +395,12 @@ func (m *Manager) UpsertPodGroup(pg *schedv1alpha1.PodGroup) Actions {
 	defer m.unlock()
 	var acts Actions
 	g := m.groupLocked(Key{Kind: KindPodGroup, Namespace: pg.Namespace, Name: pg.Name})
+	defer m.countLocked(g)
 	specChanged := g.podGroup == nil || g.podGroup.Generation != pg.Generation ||
 		g.podGroup.Annotations[AnnotationMemberRequests] != pg.Annotations[AnnotationMemberRequests] ||
 		g.podGroup.Annotations[AnnotationMemberTemplate] != pg.Annotations[AnnotationMemberTemplate]
 	g.podGroup = pg
-	m.publishOrderLocked(g)
+	m.changedLocked(g)
 	m.noteReservedUntilLocked(g, pg.Annotations)
 	if specChanged {
 		g.spec = SpecFromPodGroup(pg)
@@ -420,8 +428,8 @@ func (m *Manager) DeletePodGroup(pg *schedv1alpha1.PodGroup) Actions {
 		return acts
 	}
 	g.podGroup = nil
-	m.publishOrderLocked(g)
 	g.spec = Spec{MinMember: 1}
+	m.changedLocked(g)
 	if g.phase == PhaseAdmitted {
 		m.releaseLocked(g, metrics.ReleaseDeleted, fmt.Sprintf("PodGroup %s was deleted", key), &acts)
 	}
@@ -533,7 +541,7 @@ func (m *Manager) setReservedLocked(g *Group, perNode map[string]resources.List,
 		g.reservedSince = now
 	}
 	g.reserved = perNode
-	m.publishOrderLocked(g)
+	m.changedLocked(g)
 	if len(perNode) > 0 {
 		m.reserving[g.key] = g
 	} else {
@@ -614,7 +622,7 @@ func (m *Manager) OwnReservation(key Key) map[string]resources.List {
 // whether the group holds reserved room (admitted, members still to place),
 // and when it was created (its PodGroup, or its Spark driver), zero if the
 // group is unknown. It takes no lock: it reads what the Manager published
-// when the group last changed (publishOrderLocked), so the queue's
+// when the group last changed (changedLocked), so the queue's
 // comparisons never wait on a plan.
 func (m *Manager) QueueOrder(key Key) (holdsRoom bool, created time.Time) {
 	if o, ok := m.orders.Load(key); ok {
@@ -644,8 +652,9 @@ func orderOf(g *Group) queueOrder {
 }
 
 // publishOrderLocked publishes g's queueOrder if it changed. Every change
-// of a group's phase, reservation, PodGroup or Spark driver calls it (and
-// tests check at every unlock that none was missed: verifyOrders).
+// of a group's phase, reservation, PodGroup or Spark driver calls it,
+// through changedLocked (and tests check at every unlock that none was
+// missed: verifyDerived).
 func (m *Manager) publishOrderLocked(g *Group) {
 	o := orderOf(g)
 	if o.equal(g.published) {
@@ -657,18 +666,25 @@ func (m *Manager) publishOrderLocked(g *Group) {
 
 // forgetGroupLocked stops tracking g.
 func (m *Manager) forgetGroupLocked(g *Group) {
+	m.usage.count(g.tally, -1)
+	g.tally = tally{}
 	delete(m.groups, g.key)
 	delete(m.retry, g.key)
 	m.orders.Delete(g.key)
 }
 
-// verifyOrders makes every write-locked method check, before it unlocks,
-// that each group's published queueOrder is up to date (set by tests).
-var verifyOrders = false
+// verifyDerived makes every write-locked method check, before it unlocks,
+// that what is derived from the groups' state is up to date: each group's
+// published queueOrder, and its tally with the queues' sums (set by tests).
+var verifyDerived = false
 
-// unlock releases the write lock, after the check of verifyOrders.
+// unlock releases the write lock, after the check of verifyDerived.
 func (m *Manager) unlock() {
-	if verifyOrders {
+	if verifyDerived {
+		if msg := m.verifyTallies(); msg != "" {
+			m.mu.Unlock()
+			panic(msg)
+		}
 		for _, g := range m.groups {
 			got, _ := m.orders.Load(g.key)
 			published, _ := got.(queueOrder)

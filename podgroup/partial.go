@@ -116,7 +116,7 @@ func (m *Manager) observeBoundLocked(g *Group) {
 	switch {
 	case ranWhole:
 		g.phase = PhaseRunning
-		m.publishOrderLocked(g)
+		m.changedLocked(g)
 		g.partialDeadline = time.Time{}
 	case interrupted && g.partialDeadline.IsZero():
 		g.partialDeadline = m.clock.Now().Add(m.permitTimeoutLocked(g))

@@ -33,6 +33,7 @@ func (m *Manager) Assume(pod *v1.Pod, node string) Actions {
 	if mb == nil {
 		return acts
 	}
+	defer m.countLocked(g)
 	mb.state = memberAssumed
 	mb.node = node
 	mb.taken = nil
@@ -67,7 +68,7 @@ func (m *Manager) Assume(pod *v1.Pod, node string) Actions {
 		mb.taken[n] = take
 		if r.IsZero() {
 			delete(g.reserved, n)
-			m.publishOrderLocked(g)
+			m.changedLocked(g)
 		}
 	}
 	delete(g.planned, pod.UID)
@@ -111,6 +112,7 @@ func (m *Manager) forget(pod *v1.Pod, deleted bool) Actions {
 	if mb == nil || mb.state != memberAssumed {
 		return acts
 	}
+	defer m.countLocked(g)
 	mb.state = memberPending
 	m.giveBackLocked(g, mb)
 	if g.phase == PhaseAdmitted {
@@ -144,7 +146,7 @@ func (m *Manager) giveBackLocked(g *Group, mb *member) {
 			g.reserved[n].Add(r)
 		}
 		m.reserving[g.key] = g
-		m.publishOrderLocked(g)
+		m.changedLocked(g)
 	}
 	mb.taken = nil
 }
@@ -239,7 +241,7 @@ func (m *Manager) Permit(pod *v1.Pod) PermitDecision {
 // reserved is held for members not yet created until ReservationTimeout.
 func (m *Manager) reachQuorumLocked(g *Group, now time.Time, acts *Actions) {
 	g.phase = PhaseRunning
-	m.publishOrderLocked(g)
+	m.changedLocked(g)
 	g.deadline = now.Add(m.cfg.ReservationTimeout)
 	g.partialDeadline = time.Time{}
 	delete(m.retry, g.key)
@@ -307,6 +309,7 @@ func (m *Manager) Bound(pod *v1.Pod, node string) {
 	if g := m.groups[key]; g != nil {
 		if mb := g.members[pod.UID]; mb != nil && mb.state == memberAssumed {
 			mb.state = memberBound
+			m.countLocked(g)
 		}
 	}
 }
@@ -341,7 +344,7 @@ func (m *Manager) releaseLocked(g *Group, code, reason string, acts *Actions) {
 		mb.taken = nil
 	}
 	g.phase = PhasePending
-	m.publishOrderLocked(g)
+	m.changedLocked(g)
 	g.pendingSince = m.clock.Now()
 	g.unpersisted = nil
 	g.planned = nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 
 	"github.com/gangsched/gangsched/podgroup"
@@ -62,6 +63,48 @@ func BenchmarkAdmitCachedFailure(b *testing.B) {
 				if m.Admit(klog.Background(), driver, nodes).Admitted {
 					b.Fatal("admitted")
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkAdmitAmongGroups is the cost of admitting a gang of 3 while
+// 1,000 or 3,000 other gangs run (scheduler_perf's podgroup workloads at
+// 5,000 nodes): taking stock of the queues must not visit every group.
+func BenchmarkAdmitAmongGroups(b *testing.B) {
+	defer podgroup.VerifyDerived(false)()
+	for _, groups := range []int{1000, 3000} {
+		m, _ := newManager()
+		rooms := benchNodes(5000)
+		nodes := fixed(rooms)
+		for i := range groups {
+			name := fmt.Sprintf("running-%05d", i)
+			m.UpsertPodGroup(w.MakePodGroup("ns", name).MinMember(3).Obj())
+			for j := range 3 {
+				m.UpsertPod(w.MakePod("ns", fmt.Sprintf("%s-%d", name, j)).Group(name).Req("cpu", "1").
+					Node(rooms[(3*i+j)%len(rooms)].Name).Phase("Running").Obj())
+			}
+		}
+		b.Run(fmt.Sprintf("nodes=5000/groups=%d", groups), func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				name := fmt.Sprintf("new-%d", i)
+				i++
+				pg := w.MakePodGroup("ns", name).MinMember(3).Obj()
+				m.UpsertPodGroup(pg)
+				pods := make([]*v1.Pod, 3)
+				for j := range pods {
+					pods[j] = w.MakePod("ns", fmt.Sprintf("%s-%d", name, j)).Group(name).Req("cpu", "1").Obj()
+					m.UpsertPod(pods[j])
+				}
+				if !m.Admit(klog.Background(), pods[0], nodes).Admitted {
+					b.Fatal("not admitted")
+				}
+				for _, p := range pods {
+					m.DeletePod(p)
+				}
+				m.DeletePodGroup(pg)
 			}
 		})
 	}

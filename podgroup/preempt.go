@@ -216,7 +216,7 @@ func (m *Manager) candidatesLocked(g *Group, nodes Nodes, f *fairness) []*Victim
 	for _, c := range units {
 		if c.Group != nil {
 			if vg := m.groups[*c.Group]; vg != nil {
-				c.Queue = f.queueOf[*c.Group]
+				c.Queue = f.queueOf(*c.Group)
 				c.Priority = max(c.Priority, vg.priority())
 				// Its reservation goes with it.
 				for node, r := range vg.reserved {
@@ -257,7 +257,7 @@ func (m *Manager) namespaceQueueLocked(namespace string) queue.Name {
 // what each queue would still hold after the victims chosen so far. It sets
 // the candidate's Why.
 func (m *Manager) eligibleVictimLocked(g *Group, c *Victim, f *fairness, allocated map[queue.Name]resources.List) bool {
-	own := f.queueOf[g.key]
+	own := f.queueOf(g.key)
 	prio := g.priority()
 	// Within the preemptor's queue: strictly lower priority.
 	if c.Queue == own {

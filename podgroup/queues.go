@@ -3,6 +3,7 @@ package podgroup
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -23,6 +24,7 @@ func (m *Manager) SetQueues(queues []*v1alpha1.Queue) Actions {
 	defer m.unlock()
 	var acts Actions
 	m.tree = queue.Build(queues)
+	m.recountLocked()
 	old := m.queueObjs
 	m.queueObjs = map[queue.Name]*v1alpha1.Queue{}
 	for _, q := range queues {
@@ -213,56 +215,41 @@ type fairness struct {
 	admitted  map[queue.Name]int32
 	waiting   map[queue.Name]int32
 	shares    map[queue.Name]resources.List
-	queueOf   map[Key]queue.Name
+	// queueOf names the queue a group is admitted through.
+	queueOf func(Key) queue.Name
 	// dominant memoizes each queue's DominantShare, read by every
 	// comparison of groups.
 	dominant map[queue.Name]float64
 }
 
-// fairnessLocked takes stock of every group and computes fair shares.
+// fairnessLocked takes stock of the queues, from the sums kept over the
+// groups' tallies (countLocked), and computes fair shares.
 func (m *Manager) fairnessLocked() *fairness {
-	f := &fairness{
+	u := m.usage
+	return &fairness{
 		tree:      m.tree,
-		allocated: map[queue.Name]resources.List{},
-		pending:   map[queue.Name]resources.List{},
-		admitted:  map[queue.Name]int32{},
-		waiting:   map[queue.Name]int32{},
-		queueOf:   map[Key]queue.Name{},
-	}
-	demand := map[queue.Name]resources.List{}
-	add := func(to map[queue.Name]resources.List, q queue.Name, l resources.List) {
-		if to[q] == nil {
-			to[q] = resources.List{}
-		}
-		to[q].Add(l)
-	}
-	for key, g := range m.groups {
-		q := m.queueOfLocked(g)
-		f.queueOf[key] = q
-		switch g.phase {
-		case PhaseAdmitted, PhaseRunning:
-			h := g.holding()
-			add(demand, q, h)
-			f.admitted[q]++
-			// Allocation counts up the tree, so a parent's max holds.
-			if n := m.tree.Get(q); n != nil && n.Valid() {
-				for _, a := range n.Ancestry() {
-					add(f.allocated, a.Name, h)
-				}
-			} else {
-				add(f.allocated, q, h)
+		allocated: cloneSums(u.allocated),
+		pending:   cloneSums(u.pending),
+		admitted:  maps.Clone(u.admitted),
+		waiting:   maps.Clone(u.waiting),
+		shares:    m.tree.FairShares(m.capacityLocked(), u.demand),
+		queueOf: func(key Key) queue.Name {
+			if g := m.groups[key]; g != nil {
+				return m.queueOfLocked(g)
 			}
-		case PhasePending:
-			if live, _ := g.counts(); live > 0 {
-				d := g.demand()
-				add(demand, q, d)
-				add(f.pending, q, d)
-				f.waiting[q]++
-			}
-		}
+			return ""
+		},
 	}
-	f.shares = m.tree.FairShares(m.capacityLocked(), demand)
-	return f
+}
+
+// cloneSums copies per-queue sums, so a fairness stays as taken while the
+// groups change.
+func cloneSums(sums map[queue.Name]resources.List) map[queue.Name]resources.List {
+	out := make(map[queue.Name]resources.List, len(sums))
+	for q, l := range sums {
+		out[q] = l.Clone()
+	}
+	return out
 }
 
 // dominantShare is q's standing's DominantShare (queue.Compare's order),
@@ -287,7 +274,7 @@ func (f *fairness) standing(q queue.Name) queue.Standing {
 // compare orders pending groups for admission: the queue furthest below its
 // fair share first, then higher priority, then the older group, then by key.
 func (f *fairness) compare(a, b *Group) int {
-	if c := cmp.Compare(f.dominantShare(f.queueOf[a.key]), f.dominantShare(f.queueOf[b.key])); c != 0 {
+	if c := cmp.Compare(f.dominantShare(f.queueOf(a.key)), f.dominantShare(f.queueOf(b.key))); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(b.priority(), a.priority()); c != 0 {
@@ -303,7 +290,7 @@ func (f *fairness) compare(a, b *Group) int {
 // must exist, be valid and be a leaf, and g must fit under the max of the
 // queue and of every queue above it.
 func (m *Manager) queueCheckLocked(g *Group, f *fairness) string {
-	name := f.queueOf[g.key]
+	name := f.queueOf(g.key)
 	n := m.tree.Get(name)
 	switch {
 	case n == nil:
@@ -361,7 +348,7 @@ const maxAhead = 4
 // groups of g's own queue, that compare before g; at most maxAhead, in
 // order.
 func (m *Manager) aheadLocked(g *Group, f *fairness) []*Group {
-	own := f.queueOf[g.key]
+	own := f.queueOf(g.key)
 	heads := map[queue.Name]*Group{}
 	var ahead []*Group
 	// f.compare is a total order (it ends with the key), so the map's
@@ -370,7 +357,7 @@ func (m *Manager) aheadLocked(g *Group, f *fairness) []*Group {
 		if h == g || !m.eligibleLocked(h, f) || f.compare(h, g) >= 0 {
 			continue
 		}
-		q := f.queueOf[key]
+		q := f.queueOf(key)
 		if q == own {
 			ahead = append(ahead, h)
 			continue

@@ -148,7 +148,7 @@ func (m *Manager) nodeGoneLocked(node string, acts *Actions) {
 			m.releaseLocked(g, metrics.ReleaseNodeDeleted, fmt.Sprintf("node %s of its plan was deleted", node), acts)
 		case g.phase == PhaseRunning && held:
 			delete(g.reserved, node)
-			m.publishOrderLocked(g)
+			m.changedLocked(g)
 			if len(g.reserved) == 0 {
 				delete(m.reserving, key)
 			}
