@@ -208,7 +208,8 @@ func nodeList(names []string) string {
 // beyond the gang (an executor more than declared, or created after the
 // reservation expired), and takes its queue's allocation up by what it
 // requests beyond the room still reserved: it must stay within the max of
-// its queue and of every queue above it.
+// its queue and of every queue above it and, while another queue waits,
+// within their fair shares (shareCheck).
 func (m *Manager) beyondGangLocked(g *Group, pod *v1.Pod) string {
 	mb := g.members[pod.UID]
 	if mb == nil || mb.state != memberPending {
@@ -220,15 +221,53 @@ func (m *Manager) beyondGangLocked(g *Group, pod *v1.Pod) string {
 	if need.IsZero() {
 		return ""
 	}
+	if mx := g.spec.MaxExecutors; mx > 0 && !IsSparkDriver(pod) {
+		if placed := g.placedExecutors(); int64(placed) >= mx {
+			return fmt.Sprintf("pod group %s: member %s waits: %d executors are placed, the most %s allows",
+				g.key, klog.KObj(pod), placed, AnnotationMaxExecutors)
+		}
+	}
 	f := m.fairnessLocked()
 	n := m.tree.Get(f.queueOf(g.key))
 	if n == nil || !n.Valid() {
 		return ""
 	}
-	if msg := m.maxCheckLocked(n, need, f); msg != "" {
+	msg := m.maxCheckLocked(n, need, f)
+	if msg == "" {
+		msg = shareCheck(n, need, f)
+	}
+	if msg != "" {
+		m.heldBack[g.key] = struct{}{}
 		return fmt.Sprintf("pod group %s: member %s, beyond the room reserved for the group, waits: %s", g.key, klog.KObj(pod), msg)
 	}
 	return ""
+}
+
+// retryHeldBackLocked activates the pending members of the groups whose
+// members beyond the gang were held back by their queues (heldBack), once
+// one of them would be let in: a queue no longer waits, or holds less. No
+// scheduler event says so (a pending pod deleted, a group admitted
+// elsewhere), so the timer asks.
+func (m *Manager) retryHeldBackLocked(acts *Actions) {
+	for _, key := range sortedKeys(m.heldBack) {
+		g := m.groups[key]
+		if g == nil || g.phase != PhaseRunning {
+			delete(m.heldBack, key)
+			continue
+		}
+		pending := g.pendingPods()
+		if len(pending) == 0 {
+			delete(m.heldBack, key)
+			continue
+		}
+		for _, p := range pending {
+			if m.beyondGangLocked(g, p) == "" {
+				delete(m.heldBack, key)
+				acts.Activate = append(acts.Activate, pending...)
+				break
+			}
+		}
+	}
 }
 
 // admitAheadLocked admits, in fair order, the eligible groups ahead of g

@@ -1,7 +1,10 @@
 package podgroup
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
+	"strconv"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -286,6 +289,18 @@ func withoutPods(l resources.List) resources.List {
 	return out
 }
 
+// placedExecutors counts the live placed members that are not the Spark
+// driver.
+func (g *Group) placedExecutors() int {
+	n := 0
+	for _, mb := range g.members {
+		if mb.live() && mb.placed() && !IsSparkDriver(mb.pod) {
+			n++
+		}
+	}
+	return n
+}
+
 // liveExecutors counts the live members that are not the Spark driver.
 func (g *Group) liveExecutors() int {
 	n := 0
@@ -295,4 +310,95 @@ func (g *Group) liveExecutors() int {
 		}
 	}
 	return n
+}
+
+// beyondReservation is what the pending members of an admitted group
+// request beyond the room still reserved for it: members the gang did not
+// count (executors dynamic allocation adds), which hold nothing until
+// placed.
+func (g *Group) beyondReservation() resources.List {
+	pending := resources.List{}
+	for _, mb := range g.members {
+		if mb.state == memberPending {
+			pending.Add(mb.requests)
+		}
+	}
+	if pending.IsZero() {
+		return nil
+	}
+	pending.Sub(g.reservedTotal())
+	pending = pending.NonNegative()
+	delete(pending, resources.Pods)
+	if pending.IsZero() {
+		return nil
+	}
+	return pending
+}
+
+// gangCount is how many members make the group whole: MinMember, and for
+// a Spark app its driver and the executors it declares.
+func (g *Group) gangCount() int {
+	n := int(g.spec.MinMember)
+	if g.key.Kind == KindSparkApp {
+		spark := int(g.spec.Executors)
+		if g.driver != nil {
+			spark++
+		}
+		n = max(n, spark)
+	}
+	return n
+}
+
+// extras lists the placed members of a running group beyond its gang,
+// newest first: those it can lose and still hold gangCount members and its
+// MinResources, its Spark driver kept. They are what grew the group past
+// its minimum (Spark's dynamic allocation), and preemption takes them
+// before whole groups.
+func (g *Group) extras() []*member {
+	if g.phase != PhaseRunning || len(g.reserved) > 0 {
+		return nil
+	}
+	var placed []*member
+	kept := resources.List{}
+	for _, mb := range g.members {
+		if mb.live() && mb.placed() {
+			placed = append(placed, mb)
+			kept.Add(mb.requests)
+		}
+	}
+	count := len(placed)
+	if count <= g.gangCount() {
+		return nil
+	}
+	// Newest first: creation times have seconds, and Spark numbers its
+	// executors in the order it asks for them.
+	slices.SortFunc(placed, func(a, b *member) int {
+		return cmp.Or(b.pod.CreationTimestamp.Compare(a.pod.CreationTimestamp.Time),
+			cmp.Compare(execID(b.pod), execID(a.pod)), cmp.Compare(b.pod.Name, a.pod.Name))
+	})
+	var out []*member
+	for _, mb := range placed {
+		if count <= g.gangCount() {
+			break
+		}
+		if IsSparkDriver(mb.pod) {
+			continue
+		}
+		left := kept.Clone()
+		left.Sub(mb.requests)
+		if !withoutPods(g.spec.MinResources).Fits(left) {
+			continue
+		}
+		out = append(out, mb)
+		kept, count = left, count-1
+	}
+	return out
+}
+
+// execID is a Spark executor's number (LabelSparkExecID), or -1.
+func execID(pod *v1.Pod) int64 {
+	if n, err := strconv.ParseInt(pod.Labels[LabelSparkExecID], 10, 64); err == nil {
+		return n
+	}
+	return -1
 }

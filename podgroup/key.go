@@ -32,6 +32,17 @@ const (
 	// executor as "cpu=1,memory=4505Mi[,nvidia.com/gpu=1]" (memory including
 	// Spark's overhead). Required when AnnotationExecutors is above zero.
 	AnnotationExecutorRequests = "gangsched.io/executor-requests"
+	// AnnotationMinExecutors, AnnotationInitialExecutors and
+	// AnnotationMaxExecutors are Spark's dynamic allocation settings, set
+	// as driver annotations under their own names
+	// (spark.kubernetes.driver.annotation.spark.dynamicAllocation.minExecutors=2).
+	// Without AnnotationExecutors the gang is the larger of the first two
+	// (as Spark's first request is); executors beyond it are placed without
+	// reservation within their queue's max and fair share, and never more
+	// than AnnotationMaxExecutors of them live at once.
+	AnnotationMinExecutors     = "spark.dynamicAllocation.minExecutors"
+	AnnotationInitialExecutors = "spark.dynamicAllocation.initialExecutors"
+	AnnotationMaxExecutors     = "spark.dynamicAllocation.maxExecutors"
 	// AnnotationMemberRequests, on a PodGroup, gives the requests of one member
 	// not yet created, in the format of AnnotationExecutorRequests. It tells
 	// the planner how to cut the part of minResources that no existing pod

@@ -78,6 +78,10 @@ type Manager struct {
 	// blocked holds pods that reservations kept off a node, to activate when
 	// reserved room is freed.
 	blocked map[types.UID]*v1.Pod
+	// heldBack lists the running groups with members beyond the gang held
+	// back by their queue's max or fair share, to try again as the queues
+	// change (retryHeldBackLocked).
+	heldBack map[Key]struct{}
 	// gateNoticed holds the pods already told they wait for members.
 	gateNoticed map[types.UID]struct{}
 	// deletedPods holds the members the informer saw deleted, with when,
@@ -155,6 +159,7 @@ func NewManager(cfg Config, clk clock.PassiveClock) *Manager {
 		usage:       newUsage(),
 		reserving:   map[Key]*Group{},
 		blocked:     map[types.UID]*v1.Pod{},
+		heldBack:    map[Key]struct{}{},
 		gateNoticed: map[types.UID]struct{}{},
 		deletedPods: map[types.UID]time.Time{},
 		retry:       map[Key]retryState{},
@@ -670,6 +675,7 @@ func (m *Manager) forgetGroupLocked(g *Group) {
 	g.tally = tally{}
 	delete(m.groups, g.key)
 	delete(m.retry, g.key)
+	delete(m.heldBack, g.key)
 	m.orders.Delete(g.key)
 }
 
@@ -773,7 +779,8 @@ func sortedNodeNames(perNode map[string]resources.List) []string {
 	return names
 }
 
-func sortedKeys(groups map[Key]*Group) []Key {
+// sortedKeys lists the map's keys in order (Kind, Namespace, Name).
+func sortedKeys[V any](groups map[Key]V) []Key {
 	keys := make([]Key, 0, len(groups))
 	for k := range groups {
 		keys = append(keys, k)

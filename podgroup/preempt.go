@@ -35,12 +35,18 @@ type Victim struct {
 	Priority int32
 	// Why it may be evicted, for Events.
 	Why string
+	// Extra is set for one member beyond its group's gang (see
+	// Group.extras), evicted alone: the group stays whole.
+	Extra bool
 	// freed is the room evicting it gives back, by node (its pods and its
 	// reservation).
 	freed  map[string]resources.List
 	total  resources.List
 	name   string
 	newest time.Time
+	// seq orders the members beyond a gang created in the same second:
+	// Spark's executor number, higher is newer (-1 for others).
+	seq int64
 }
 
 // PreemptionPlan is the outcome of Preempt.
@@ -53,7 +59,10 @@ type PreemptionPlan struct {
 
 // Preempt looks for whole groups (and pods in no group) to evict so that
 // the pod's pending group fits, and if it finds them admits the group on the
-// room they free. Eligible victims (policy in eligibleVictimLocked):
+// room they free. A running group's members beyond its gang (executors of
+// Spark's dynamic allocation) are taken first, newest first, each alone,
+// and whole groups only when they are not enough. Eligible victims (policy
+// in eligibleVictimLocked):
 //
 //   - in the preemptor's queue, groups of lower priority;
 //   - in other queues, groups of a queue holding more than its fair share,
@@ -61,9 +70,10 @@ type PreemptionPlan struct {
 //     keeps its guaranteed resources and does not fall further below its
 //     share than the preemptor's queue will be.
 //
-// Victims are tried lowest priority first, then from the queue furthest
-// above its share, then smallest, then newest, until the group fits; then
-// each is spared again, most important first, if the group fits without it.
+// Victims are tried members beyond a gang first, then lowest priority,
+// then from the queue furthest above its share, then smallest, then
+// newest, until the group fits; then each is spared again, most important
+// first, if the group fits without it.
 // allowed reports whether evicting pods keeps every PodDisruptionBudget.
 func (m *Manager) Preempt(logger klog.Logger, pod *v1.Pod, nodes Nodes, allowed func([]*v1.Pod) bool) (PreemptionPlan, Actions) {
 	var acts Actions
@@ -98,15 +108,31 @@ func (m *Manager) Preempt(logger klog.Logger, pod *v1.Pod, nodes Nodes, allowed 
 		allocated[q] = a.Clone()
 	}
 	var chosen []*Victim
-	var chosenPods []*v1.Pod
 	var plan *Placement
 	for _, c := range candidates {
+		// A whole group takes the place of its extras chosen before it.
+		var subsumed []*Victim
+		if c.Group != nil && !c.Extra {
+			subsumed = slices.DeleteFunc(slices.Clone(chosen), func(x *Victim) bool { return !x.Extra || *x.Group != *c.Group })
+		}
+		for _, x := range subsumed {
+			if a := allocated[x.Queue]; a != nil {
+				a.Add(x.total)
+			}
+		}
 		// The budgets must allow the victims together, not each alone.
-		if !m.eligibleVictimLocked(g, c, f, allocated) || !allowed(append(slices.Clone(chosenPods), c.Pods...)) {
+		if !m.eligibleVictimLocked(g, c, f, allocated) || !allowed(podsOf(append(slices.Clone(chosen), c))) {
+			for _, x := range subsumed {
+				if a := allocated[x.Queue]; a != nil {
+					a.Sub(x.total)
+				}
+			}
 			continue
 		}
+		if len(subsumed) > 0 {
+			chosen = slices.DeleteFunc(chosen, func(x *Victim) bool { return slices.Contains(subsumed, x) })
+		}
 		chosen = append(chosen, c)
-		chosenPods = append(chosenPods, c.Pods...)
 		if a := allocated[c.Queue]; a != nil {
 			a.Sub(c.total)
 		}
@@ -129,11 +155,7 @@ func (m *Manager) Preempt(logger klog.Logger, pod *v1.Pod, nodes Nodes, allowed 
 
 	// 4. The victims chosen on resources and node constraints must also
 	// make room by the scheduler's own filters, with their pods gone.
-	var gone []*v1.Pod
-	for _, c := range chosen {
-		gone = append(gone, c.Pods...)
-	}
-	if sim := simulationOf(nodes, gone); sim != nil {
+	if sim := simulationOf(nodes, podsOf(chosen)); sim != nil {
 		p, short := Plan(logger, withFreed(base, chosen), items, required, sim)
 		if short != nil {
 			return PreemptionPlan{Message: fmt.Sprintf("evicting %d groups would make room, but not by the scheduler's filters: pod group %s %s",
@@ -149,7 +171,9 @@ func (m *Manager) Preempt(logger klog.Logger, pod *v1.Pod, nodes Nodes, allowed 
 	g.victims = map[types.UID]Deletion{}
 	for i, c := range chosen {
 		victims[i] = *c
-		metrics.PreemptedGroups.WithLabelValues(string(c.Queue)).Inc()
+		if !c.Extra {
+			metrics.PreemptedGroups.WithLabelValues(string(c.Queue)).Inc()
+		}
 		metrics.PreemptedPods.WithLabelValues(string(c.Queue)).Add(float64(len(c.Pods)))
 		names = append(names, c.name)
 		for _, p := range c.Pods {
@@ -174,11 +198,13 @@ func (m *Manager) Preempt(logger klog.Logger, pod *v1.Pod, nodes Nodes, allowed 
 // order preemption tries them.
 func (m *Manager) candidatesLocked(g *Group, nodes Nodes, f *fairness) []*Victim {
 	units := map[string]*Victim{}
+	nodeOf := map[types.UID]string{}
 	for node, pods := range nodes.Pods() {
 		for _, p := range pods {
-			if p.DeletionTimestamp != nil {
+			if _, taken := m.victimOf[p.UID]; p.DeletionTimestamp != nil || taken {
 				continue
 			}
+			nodeOf[p.UID] = node
 			k, inGroup := KeyOf(p)
 			if inGroup && k == g.key {
 				continue
@@ -192,7 +218,7 @@ func (m *Manager) candidatesLocked(g *Group, nodes Nodes, f *fairness) []*Victim
 			}
 			c := units[id]
 			if c == nil {
-				c = &Victim{name: id, freed: map[string]resources.List{}, total: resources.List{}}
+				c = &Victim{name: id, freed: map[string]resources.List{}, total: resources.List{}, seq: -1}
 				if inGroup {
 					kk := k
 					c.Group = &kk
@@ -225,6 +251,7 @@ func (m *Manager) candidatesLocked(g *Group, nodes Nodes, f *fairness) []*Victim
 					}
 					c.freed[node].Add(r)
 				}
+				out = append(out, extraVictims(c, vg, nodeOf)...)
 			} else {
 				c.Queue = m.namespaceQueueLocked(c.Pods[0].Namespace)
 			}
@@ -236,13 +263,54 @@ func (m *Manager) candidatesLocked(g *Group, nodes Nodes, f *fairness) []*Victim
 	}
 	slices.SortFunc(out, func(a, b *Victim) int {
 		return cmp.Or(
+			-cmp.Compare(b2i(a.Extra), b2i(b.Extra)),
 			cmp.Compare(a.Priority, b.Priority),
 			-cmp.Compare(f.dominantShare(a.Queue), f.dominantShare(b.Queue)),
 			cmp.Compare(len(a.Pods), len(b.Pods)),
 			-a.newest.Compare(b.newest),
+			-cmp.Compare(a.seq, b.seq),
 			cmp.Compare(a.name, b.name))
 	})
 	return out
+}
+
+// extraVictims lists the members of vg beyond its gang (Group.extras) that
+// are on nodes, each a candidate of its own, evicted before any whole
+// group: dynamic allocation's executors go first, newest first, and the
+// group stays whole.
+func extraVictims(whole *Victim, vg *Group, nodeOf map[types.UID]string) []*Victim {
+	var out []*Victim
+	for _, mb := range vg.extras() {
+		node, on := nodeOf[mb.pod.UID]
+		if !on {
+			continue
+		}
+		req := resources.PodRequests(mb.pod)
+		total := withoutPods(req)
+		out = append(out, &Victim{
+			Group: whole.Group, Pods: []*v1.Pod{mb.pod}, Queue: whole.Queue, Priority: whole.Priority, Extra: true,
+			freed: map[string]resources.List{node: req}, total: total,
+			name:   fmt.Sprintf("pod %s/%s (beyond the gang of pod group %s)", mb.pod.Namespace, mb.pod.Name, vg.key),
+			newest: mb.pod.CreationTimestamp.Time, seq: execID(mb.pod),
+		})
+	}
+	return out
+}
+
+// podsOf lists the victims' pods.
+func podsOf(victims []*Victim) []*v1.Pod {
+	var pods []*v1.Pod
+	for _, v := range victims {
+		pods = append(pods, v.Pods...)
+	}
+	return pods
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // namespaceQueueLocked is the queue of a pod in no group.
@@ -322,6 +390,11 @@ func (m *Manager) evictLocked(c *Victim, g *Group, acts *Actions) {
 	}
 	vg := m.groups[*c.Group]
 	if vg == nil {
+		return
+	}
+	if c.Extra {
+		m.eventLocked(vg, acts, v1.EventTypeNormal, ReasonPreempted,
+			fmt.Sprintf("member %s, beyond the gang, %s", klog.KObj(c.Pods[0]), msg))
 		return
 	}
 	vg.evicting = true

@@ -322,6 +322,38 @@ func (m *Manager) maxCheckLocked(n *queue.Node, need resources.List, f *fairness
 	return ""
 }
 
+// shareCheck says which queue, of n and those above it, need would take
+// beyond its fair share while another queue has groups or members waiting,
+// or "". It holds back what grows a running group past its gang (executors
+// of Spark's dynamic allocation): they hold no reservation, and take only
+// room no other queue is entitled to. With no other queue waiting, a
+// queue's fair share is all it asks for, up to its max.
+func shareCheck(n *queue.Node, need resources.List, f *fairness) string {
+	waiting := ""
+	for _, q := range slices.Sorted(maps.Keys(f.pending)) {
+		if q != n.Name && !f.pending[q].IsZero() {
+			waiting = string(q)
+			break
+		}
+	}
+	if waiting == "" {
+		return ""
+	}
+	for _, a := range n.Ancestry() {
+		st := f.standing(a.Name)
+		if !st.With(need).OverOn(need) {
+			continue
+		}
+		for _, res := range need.Names() {
+			if after := st.Allocated[res] + need[res]; need[res] > 0 && after > st.Share[res] {
+				return fmt.Sprintf("queue %s is at its fair share while queue %s waits: holds %s %s of its share of %s, the member needs %s %s more",
+					a.Name, waiting, res, resources.Format(res, st.Allocated[res]), resources.Format(res, st.Share[res]), res, resources.Format(res, need[res]))
+			}
+		}
+	}
+	return ""
+}
+
 // eligibleLocked reports whether a pending group could be admitted if it
 // fit: declared, valid, complete, not backing off, and let in by its queue
 // and its namespace's quotas.

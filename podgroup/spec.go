@@ -33,6 +33,9 @@ type Spec struct {
 	// (AnnotationExecutors); the members to come of a Spark app are those
 	// not created yet of them, whatever their size.
 	Executors int64
+	// MaxExecutors caps the live executors of a Spark app
+	// (AnnotationMaxExecutors); 0 caps nothing.
+	MaxExecutors int64
 	// MemberTemplate is what a member not yet created looks like beyond its
 	// requests (node selector, tolerations, affinity, labels); nil when not
 	// declared (see Group.memberTemplate).
@@ -119,23 +122,24 @@ func SpecFromSparkExecutor(executor *v1.Pod) Spec { return sparkSpec(executor, f
 func sparkSpec(pod *v1.Pod, driver bool) Spec {
 	s := Spec{MinMember: 1}
 	annotations := field.NewPath("metadata", "annotations")
-	countStr, hasCount := pod.Annotations[AnnotationExecutors]
 	reqStr, hasReq := pod.Annotations[AnnotationExecutorRequests]
 	s.MemberTemplate = templateOf(pod.Annotations, AnnotationExecutorTemplate, &s.Errs)
+	count, hasCount := executorCount(pod.Annotations, AnnotationExecutors, &s.Errs)
+	if !hasCount {
+		// Dynamic allocation: the gang is what Spark asks for first.
+		minimum, hasMin := executorCount(pod.Annotations, AnnotationMinExecutors, &s.Errs)
+		initial, hasInitial := executorCount(pod.Annotations, AnnotationInitialExecutors, &s.Errs)
+		count, hasCount = max(minimum, initial), hasMin || hasInitial
+	}
+	if mx, ok := executorCount(pod.Annotations, AnnotationMaxExecutors, &s.Errs); ok {
+		if mx < count {
+			s.Errs = append(s.Errs, field.Invalid(annotations.Key(AnnotationMaxExecutors), pod.Annotations[AnnotationMaxExecutors],
+				fmt.Sprintf("must not be below the gang's %d executors", count)))
+		}
+		s.MaxExecutors = mx
+	}
 	if !hasCount && (!hasReq || !driver) {
 		return s
-	}
-	var count int64
-	if hasCount {
-		n, err := strconv.ParseInt(countStr, 10, 32)
-		switch {
-		case err != nil:
-			s.Errs = append(s.Errs, field.Invalid(annotations.Key(AnnotationExecutors), countStr, "must be a whole number"))
-		case n < 0:
-			s.Errs = append(s.Errs, field.Invalid(annotations.Key(AnnotationExecutors), countStr, "must not be negative"))
-		default:
-			count = n
-		}
 	}
 	switch {
 	case hasReq:
@@ -150,7 +154,7 @@ func sparkSpec(pod *v1.Pod, driver bool) Spec {
 		s.MemberRequests = resources.PodRequests(pod)
 	case count > 0:
 		s.Errs = append(s.Errs, field.Required(annotations.Key(AnnotationExecutorRequests),
-			fmt.Sprintf("needed when %s is above zero", AnnotationExecutors)))
+			fmt.Sprintf("needed when the gang has executors (%s, or %s)", AnnotationExecutors, AnnotationMinExecutors)))
 	}
 	if !s.Valid() {
 		return s
@@ -165,6 +169,26 @@ func sparkSpec(pod *v1.Pod, driver bool) Spec {
 	}
 	s.MinResources = total
 	return s
+}
+
+// executorCount reads a count of executors from annotation key, adding an
+// error naming it when it is not a whole number of at least zero.
+func executorCount(annotations map[string]string, key string, errs *field.ErrorList) (int64, bool) {
+	v, ok := annotations[key]
+	if !ok {
+		return 0, false
+	}
+	path := field.NewPath("metadata", "annotations").Key(key)
+	n, err := strconv.ParseInt(v, 10, 32)
+	switch {
+	case err != nil:
+		*errs = append(*errs, field.Invalid(path, v, "must be a whole number"))
+	case n < 0:
+		*errs = append(*errs, field.Invalid(path, v, "must not be negative"))
+	default:
+		return n, true
+	}
+	return 0, true
 }
 
 // splitRemainder cuts the room a group still needs into pieces of one

@@ -87,6 +87,26 @@ func TestSpecFromSparkDriver(t *testing.T) {
 			driver:   w.MakeSparkDriver("ns", "a").Annotation(podgroup.AnnotationExecutors, "3"),
 			wantErrs: field.ErrorList{{Type: field.ErrorTypeRequired, Field: "metadata.annotations[gangsched.io/executor-requests]"}},
 		},
+		"dynamic allocation: the larger of minExecutors and initialExecutors": {
+			driver: w.MakeSparkDriver("ns", "a").Req("cpu", "1").Annotation(podgroup.AnnotationExecutorRequests, "cpu=2").
+				Annotation(podgroup.AnnotationMinExecutors, "1").Annotation(podgroup.AnnotationInitialExecutors, "3").
+				Annotation(podgroup.AnnotationMaxExecutors, "10"),
+			want: resources.List{"cpu": 7000, "pods": 4},
+		},
+		"gangsched.io/executors wins over minExecutors": {
+			driver: w.MakeSparkDriver("ns", "a").Req("cpu", "1").Executors(2, "cpu=1").Annotation(podgroup.AnnotationMinExecutors, "5"),
+			want:   resources.List{"cpu": 3000, "pods": 3},
+		},
+		"maxExecutors below the gang": {
+			driver: w.MakeSparkDriver("ns", "a").Annotation(podgroup.AnnotationExecutorRequests, "cpu=1").
+				Annotation(podgroup.AnnotationMinExecutors, "4").Annotation(podgroup.AnnotationMaxExecutors, "2"),
+			wantErrs: field.ErrorList{{Type: field.ErrorTypeInvalid, Field: "metadata.annotations[spark.dynamicAllocation.maxExecutors]"}},
+		},
+		"minExecutors not a number": {
+			driver: w.MakeSparkDriver("ns", "a").Annotation(podgroup.AnnotationExecutorRequests, "cpu=1").
+				Annotation(podgroup.AnnotationMinExecutors, "some"),
+			wantErrs: field.ErrorList{{Type: field.ErrorTypeInvalid, Field: "metadata.annotations[spark.dynamicAllocation.minExecutors]"}},
+		},
 		"malformed requests": {
 			driver:   w.MakeSparkDriver("ns", "a").Executors(2, "cpu=lots"),
 			wantErrs: field.ErrorList{{Type: field.ErrorTypeInvalid, Field: "metadata.annotations[gangsched.io/executor-requests]"}},

@@ -22,11 +22,15 @@ type tally struct {
 	admitted, waiting bool
 	// amount is its holding (admitted) or its demand (waiting).
 	amount resources.List
+	// beyond is what an admitted group's pending members beyond its
+	// reservation request (executors dynamic allocation adds): demand of
+	// its queue that holds nothing yet.
+	beyond resources.List
 }
 
 func (t tally) equal(o tally) bool {
 	return t.queue == o.queue && slices.Equal(t.into, o.into) && t.admitted == o.admitted &&
-		t.waiting == o.waiting && t.amount.Equal(o.amount)
+		t.waiting == o.waiting && t.amount.Equal(o.amount) && t.beyond.Equal(o.beyond)
 }
 
 // usage is the queues' sums over every group's tally, kept as groups
@@ -34,7 +38,7 @@ func (t tally) equal(o tally) bool {
 // stock of the queues costs the number of queues, not of groups.
 type usage struct {
 	allocated map[queue.Name]resources.List // subtree sums
-	pending   map[queue.Name]resources.List
+	pending   map[queue.Name]resources.List // waiting groups and members beyond a gang
 	demand    map[queue.Name]resources.List // pending and held, the queue's own groups
 	admitted  map[queue.Name]int32
 	waiting   map[queue.Name]int32
@@ -59,6 +63,8 @@ func (u *usage) count(t tally, sign int64) {
 			addTo(u.allocated, q, t.amount, sign)
 		}
 		addCount(u.admitted, t.queue, sign)
+		addTo(u.demand, t.queue, t.beyond, sign)
+		addTo(u.pending, t.queue, t.beyond, sign)
 	case t.waiting:
 		addTo(u.demand, t.queue, t.amount, sign)
 		addTo(u.pending, t.queue, t.amount, sign)
@@ -95,7 +101,7 @@ func (m *Manager) tallyOfLocked(g *Group) tally {
 	t := tally{queue: m.queueOfLocked(g)}
 	switch g.phase {
 	case PhaseAdmitted, PhaseRunning:
-		t.admitted, t.amount = true, g.holding()
+		t.admitted, t.amount, t.beyond = true, g.holding(), g.beyondReservation()
 		// Allocation counts up the tree, so a parent's max holds.
 		if n := m.tree.Get(t.queue); n != nil && n.Valid() {
 			for _, a := range n.Ancestry() {

@@ -13,7 +13,8 @@ import (
 // Tick runs the group timers: admitted groups past their permit deadline
 // are released, groups bound half way past theirs are released with their
 // bound members deleted, reservations past ReservationTimeout are freed,
-// and released groups whose backoff ended are activated.
+// released groups whose backoff ended are activated, and so are members
+// beyond a gang that their queue now lets in.
 func (m *Manager) Tick(logger klog.Logger) Actions {
 	m.mu.Lock()
 	defer m.unlock()
@@ -65,6 +66,7 @@ func (m *Manager) Tick(logger klog.Logger) Actions {
 			m.retry[key] = r
 		}
 	}
+	m.retryHeldBackLocked(&acts)
 	return acts
 }
 

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -142,9 +143,19 @@ func (e *env) stayUnbound(d time.Duration, names ...string) {
 // waitCondition waits until pod's PodScheduled condition message contains want.
 func (e *env) waitCondition(name, want string) {
 	e.t.Helper()
+	e.waitConditionIn(e.ns, name, want)
+}
+
+// waitConditionIn is waitCondition for a pod in namespace ns.
+func (e *env) waitConditionIn(ns, name, want string) {
+	e.t.Helper()
 	var last string
-	if err := wait.PollUntilContextTimeout(e.ctx, 100*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
-		for _, c := range e.get(name).Status.Conditions {
+	if err := wait.PollUntilContextTimeout(e.ctx, 100*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		p, err := e.c.Client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		for _, c := range p.Status.Conditions {
 			if c.Type == v1.PodScheduled && c.Status == v1.ConditionFalse {
 				last = c.Message
 				return strings.Contains(c.Message, want), nil
@@ -152,7 +163,7 @@ func (e *env) waitCondition(name, want string) {
 		}
 		return false, nil
 	}); err != nil {
-		e.t.Fatalf("pod %s: PodScheduled message %q does not contain %q: %s", name, last, want, e.describe(name))
+		e.t.Fatalf("pod %s/%s: PodScheduled message %q does not contain %q: %s", ns, name, last, want, e.describeIn(ns, name))
 	}
 }
 
@@ -211,11 +222,13 @@ func (e *env) describeIn(ns string, names ...string) string {
 }
 
 // sparkDriver plays the part of a Spark driver: once its pod is bound, it
-// creates its executors, as Spark's ExecutorPodsAllocator does.
+// creates its executors in its namespace, as Spark's ExecutorPodsAllocator
+// does.
 func (e *env) sparkDriver(driver *v1.Pod, executors ...*v1.Pod) {
+	ns := cmp.Or(driver.Namespace, e.ns)
 	go func() {
 		err := wait.PollUntilContextCancel(e.ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-			p, err := e.c.Client.CoreV1().Pods(e.ns).Get(ctx, driver.Name, metav1.GetOptions{})
+			p, err := e.c.Client.CoreV1().Pods(ns).Get(ctx, driver.Name, metav1.GetOptions{})
 			return err == nil && p.Spec.NodeName != "", nil
 		})
 		if err != nil {
@@ -223,10 +236,10 @@ func (e *env) sparkDriver(driver *v1.Pod, executors ...*v1.Pod) {
 		}
 		for _, ex := range executors {
 			ex = ex.DeepCopy()
-			ex.Namespace = e.ns
+			ex.Namespace = ns
 			ex.UID = ""
 			ex.OwnerReferences[0].UID = driver.UID
-			if _, err := e.c.Client.CoreV1().Pods(e.ns).Create(e.ctx, ex, metav1.CreateOptions{}); err != nil && e.ctx.Err() == nil {
+			if _, err := e.c.Client.CoreV1().Pods(ns).Create(e.ctx, ex, metav1.CreateOptions{}); err != nil && e.ctx.Err() == nil {
 				e.t.Errorf("creating executor %s: %v", ex.Name, err)
 			}
 		}

@@ -16,15 +16,17 @@ import (
 )
 
 // dynamicConf is README's dynamic allocation: the gang is the driver and
-// minExecutors; Spark asks for more executors, up to maxExecutors, while
-// tasks wait.
+// minExecutors, passed on to the driver as annotations of Spark's own
+// names; Spark asks for more executors, up to maxExecutors, while tasks
+// wait.
 var dynamicConf = []string{
 	"--conf", "spark.kubernetes.scheduler.name=gang-scheduler",
 	"--conf", "spark.dynamicAllocation.enabled=true",
 	"--conf", "spark.dynamicAllocation.shuffleTracking.enabled=true",
 	"--conf", "spark.dynamicAllocation.minExecutors=1",
 	"--conf", "spark.dynamicAllocation.maxExecutors=3",
-	"--conf", "spark.kubernetes.driver.annotation.gangsched.io/executors=1",
+	"--conf", "spark.kubernetes.driver.annotation.spark.dynamicAllocation.minExecutors=1",
+	"--conf", "spark.kubernetes.driver.annotation.spark.dynamicAllocation.maxExecutors=3",
 	"--conf", "spark.kubernetes.driver.annotation.gangsched.io/executor-requests=cpu=1,memory=896Mi",
 	"--conf", "spark.kubernetes.driver.label.gangsched.io/queue=capped",
 }
