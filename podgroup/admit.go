@@ -301,6 +301,9 @@ type planResult struct {
 	placement *Placement
 	// message says why the group does not fit; empty when it does.
 	message string
+	// domain is the topology domain planned in ("label=value"); spread
+	// says why a preferred topology was not kept.
+	domain, spread string
 }
 
 // planLocked plans the whole group on the nodes, after other groups'
@@ -315,6 +318,21 @@ func (m *Manager) planLocked(logger klog.Logger, g *Group, nodes Nodes) planResu
 	items, required := m.itemsLocked(g, placed)
 	all := nodes.Rooms()
 	rooms := m.roomsLocked(all, g.key)
+	spread := ""
+	if t := g.spec.Topology; t != nil {
+		res, why := m.planInDomainLocked(logger, g, rooms, items, required, nodes)
+		switch {
+		case why == "":
+			g.failure = nil
+			return res
+		case t.Required:
+			msg := fmt.Sprintf("pod group %s %s", g.key, why)
+			g.failure = &admissionFailure{generation: m.generation, nodes: version, members: live, message: msg}
+			logger.V(4).Info("Pod group does not fit", "podGroup", g.key, "message", msg)
+			return planResult{message: msg}
+		}
+		spread = why
+	}
 	// The resource pass alone first: under contention most plans fail for
 	// lack of room, and need not run the profile's filters to find out.
 	planner := newPlanner(logger, rooms, items, required, m.planOrder)
@@ -335,7 +353,7 @@ func (m *Manager) planLocked(logger klog.Logger, g *Group, nodes Nodes) planResu
 		return planResult{message: msg}
 	}
 	g.failure = nil
-	return planResult{items: items, placement: placement}
+	return planResult{items: items, placement: placement, spread: spread}
 }
 
 // admitLocked admits g on plan: its room is reserved, and its members are
@@ -350,6 +368,7 @@ func (m *Manager) admitLocked(logger klog.Logger, g *Group, plan planResult, pod
 	g.admitted = now
 	g.deadline = now.Add(m.permitTimeoutLocked(g))
 	g.planned = map[types.UID]string{}
+	g.domain = plan.domain
 	virtual := 0
 	for i, it := range plan.items {
 		if plan.placement.Nodes[i] == "" {
@@ -365,6 +384,12 @@ func (m *Manager) admitLocked(logger klog.Logger, g *Group, plan planResult, pod
 	metrics.AdmissionLatency.WithLabelValues(string(m.queueOfLocked(g))).Observe(metrics.Since(now, g.pendingSince))
 	msg := fmt.Sprintf("pod group %s admitted: %d pods planned on %d nodes (%d not created yet), %s reserved on %s",
 		g.key, len(g.planned)+virtual, len(plan.placement.PerNode), virtual, g.reservedTotal(), nodeList(sortedNodeNames(plan.placement.PerNode)))
+	switch {
+	case plan.domain != "":
+		msg += ", all in " + plan.domain
+	case plan.spread != "":
+		msg += "; spread over the nodes: it " + plan.spread
+	}
 	m.eventLocked(g, acts, v1.EventTypeNormal, ReasonAdmitted, msg)
 	logger.V(2).Info("Admitted pod group", "podGroup", g.key, "pods", len(g.planned)+virtual, "nodes", len(plan.placement.PerNode), "virtual", virtual)
 	for _, uid := range sortedUIDs(g.members) {

@@ -183,9 +183,11 @@ func (m *Manager) checkDisturbedLocked(logger klog.Logger, nodes Nodes, acts *Ac
 func (m *Manager) replanLocked(logger klog.Logger, g *Group, nodes Nodes, exclude map[string]struct{}, cause, what string, acts *Actions) bool {
 	_, placed := g.counts()
 	items, required := m.itemsLocked(g, placed)
+	label, value, confined := strings.Cut(g.domain, "=")
 	rooms := slices.DeleteFunc(slices.Clone(m.roomsLocked(nodes.Rooms(), g.key)), func(r NodeRoom) bool {
 		_, excluded := exclude[r.Name]
-		return excluded
+		// A group admitted in a topology domain stays in it.
+		return excluded || (confined && (r.Node == nil || r.Node.Labels[label] != value))
 	})
 	placement, short := Plan(logger, rooms, items, required, simulationOf(nodes, nil))
 	if short != nil {

@@ -121,6 +121,9 @@ type reservation struct {
 	reservedSince time.Time
 	// planned is the node the admission plan chose for each pending member.
 	planned map[types.UID]string
+	// domain is the "label=value" of the topology domain the group was
+	// admitted in; empty when it has no topology or was spread.
+	domain string
 }
 
 // preemption is a group making room by evicting others.

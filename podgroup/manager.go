@@ -403,7 +403,9 @@ func (m *Manager) UpsertPodGroup(pg *schedv1alpha1.PodGroup) Actions {
 	defer m.countLocked(g)
 	specChanged := g.podGroup == nil || g.podGroup.Generation != pg.Generation ||
 		g.podGroup.Annotations[AnnotationMemberRequests] != pg.Annotations[AnnotationMemberRequests] ||
-		g.podGroup.Annotations[AnnotationMemberTemplate] != pg.Annotations[AnnotationMemberTemplate]
+		g.podGroup.Annotations[AnnotationMemberTemplate] != pg.Annotations[AnnotationMemberTemplate] ||
+		g.podGroup.Annotations[AnnotationRequiredTopology] != pg.Annotations[AnnotationRequiredTopology] ||
+		g.podGroup.Annotations[AnnotationPreferredTopology] != pg.Annotations[AnnotationPreferredTopology]
 	g.podGroup = pg
 	m.changedLocked(g)
 	m.noteReservedUntilLocked(g, pg.Annotations)

@@ -99,58 +99,32 @@ func (m *Manager) Preempt(logger klog.Logger, pod *v1.Pod, nodes Nodes, allowed 
 	// eviction frees.
 	candidates := m.candidatesLocked(g, nodes, f)
 
-	// 2. Try eligible victims in order until the group fits.
+	// 2. Try eligible victims in order until the group fits, and 3. spare
+	// what is not needed; a group with a required topology, in each of
+	// its domains, keeping the one that evicts the fewest pods.
 	_, placed := g.counts()
 	items, required := m.itemsLocked(g, placed)
-	base := m.roomsLocked(nodes.Rooms(), key)
-	allocated := map[queue.Name]resources.List{}
-	for q, a := range f.allocated {
-		allocated[q] = a.Clone()
+	all := m.roomsLocked(nodes.Rooms(), key)
+	domains := map[string][]NodeRoom{"": all}
+	if t := g.spec.Topology; t != nil && t.Required {
+		domains = byDomain(all, t.Key)
 	}
 	var chosen []*Victim
 	var plan *Placement
-	for _, c := range candidates {
-		// A whole group takes the place of its extras chosen before it.
-		var subsumed []*Victim
-		if c.Group != nil && !c.Extra {
-			subsumed = slices.DeleteFunc(slices.Clone(chosen), func(x *Victim) bool { return !x.Extra || *x.Group != *c.Group })
-		}
-		for _, x := range subsumed {
-			if a := allocated[x.Queue]; a != nil {
-				a.Add(x.total)
-			}
-		}
-		// The budgets must allow the victims together, not each alone.
-		if !m.eligibleVictimLocked(g, c, f, allocated) || !allowed(podsOf(append(slices.Clone(chosen), c))) {
-			for _, x := range subsumed {
-				if a := allocated[x.Queue]; a != nil {
-					a.Sub(x.total)
-				}
-			}
-			continue
-		}
-		if len(subsumed) > 0 {
-			chosen = slices.DeleteFunc(chosen, func(x *Victim) bool { return slices.Contains(subsumed, x) })
-		}
-		chosen = append(chosen, c)
-		if a := allocated[c.Queue]; a != nil {
-			a.Sub(c.total)
-		}
-		if p, short := Plan(logger, withFreed(base, chosen), items, required, nil); short == nil {
-			plan = p
-			break
+	var base []NodeRoom
+	domain, tried := "", 0
+	for _, d := range slices.Sorted(maps.Keys(domains)) {
+		c, p, n := m.chooseVictimsLocked(logger, g, candidates, f, domains[d], items, required, allowed)
+		tried = max(tried, n)
+		if p != nil && (plan == nil || len(podsOf(c)) < len(podsOf(chosen))) {
+			chosen, plan, base, domain = c, p, domains[d], d
 		}
 	}
 	if plan == nil {
-		return PreemptionPlan{Message: fmt.Sprintf("evicting every eligible group (%d) would not make room", len(chosen))}, acts
+		return PreemptionPlan{Message: fmt.Sprintf("evicting every eligible group (%d) would not make room", tried)}, acts
 	}
-
-	// 3. Spare what is not needed, most important first.
-	for i := len(chosen) - 1; i >= 0 && len(chosen) > 1; i-- {
-		without := slices.Delete(slices.Clone(chosen), i, i+1)
-		if p, short := Plan(logger, withFreed(base, without), items, required, nil); short == nil {
-			chosen, plan = without, p
-		}
+	if t := g.spec.Topology; t != nil && t.Required {
+		domain = t.Key + "=" + domain
 	}
 
 	// 4. The victims chosen on resources and node constraints must also
@@ -185,13 +159,79 @@ func (m *Manager) Preempt(logger klog.Logger, pod *v1.Pod, nodes Nodes, allowed 
 		}
 		m.evictLocked(c, g, &acts)
 	}
-	m.admitLocked(logger, g, planResult{items: items, placement: plan}, pod, &acts)
+	m.admitLocked(logger, g, planResult{items: items, placement: plan, domain: domain}, pod, &acts)
 	g.deadline = m.clock.Now().Add(m.cfg.VictimsTimeout)
 	g.evicted = m.clock.Now()
 	msg := fmt.Sprintf("pod group %s preempts %s (%d pods) to make room, and waits for them to exit", key, strings.Join(names, ", "), len(g.victims))
 	m.eventLocked(g, &acts, v1.EventTypeNormal, ReasonPreempting, msg)
 	logger.V(2).Info("Preempting for pod group", "podGroup", key, "victims", names)
 	return PreemptionPlan{Victims: victims, Message: msg}, acts
+}
+
+// chooseVictimsLocked tries the eligible candidates in order until g fits
+// on base with the room they free, then spares each again, most important
+// first, if g fits without it. It returns the victims and the plan (nil
+// when evicting every eligible one does not make room), and how many it
+// tried.
+func (m *Manager) chooseVictimsLocked(logger klog.Logger, g *Group, candidates []*Victim, f *fairness, base []NodeRoom,
+	items []Item, required int, allowed func([]*v1.Pod) bool) ([]*Victim, *Placement, int) {
+	allocated := map[queue.Name]resources.List{}
+	for q, a := range f.allocated {
+		allocated[q] = a.Clone()
+	}
+	inBase := make(map[string]bool, len(base))
+	for _, r := range base {
+		inBase[r.Name] = true
+	}
+	var chosen []*Victim
+	var plan *Placement
+	for _, c := range candidates {
+		if !slices.ContainsFunc(slices.Collect(maps.Keys(c.freed)), func(n string) bool { return inBase[n] }) {
+			continue // it frees nothing where the group is planned
+		}
+		// A whole group takes the place of its extras chosen before it.
+		var subsumed []*Victim
+		if c.Group != nil && !c.Extra {
+			subsumed = slices.DeleteFunc(slices.Clone(chosen), func(x *Victim) bool { return !x.Extra || *x.Group != *c.Group })
+		}
+		for _, x := range subsumed {
+			if a := allocated[x.Queue]; a != nil {
+				a.Add(x.total)
+			}
+		}
+		// The budgets must allow the victims together, not each alone.
+		if !m.eligibleVictimLocked(g, c, f, allocated) || !allowed(podsOf(append(slices.Clone(chosen), c))) {
+			for _, x := range subsumed {
+				if a := allocated[x.Queue]; a != nil {
+					a.Sub(x.total)
+				}
+			}
+			continue
+		}
+		if len(subsumed) > 0 {
+			chosen = slices.DeleteFunc(chosen, func(x *Victim) bool { return slices.Contains(subsumed, x) })
+		}
+		chosen = append(chosen, c)
+		if a := allocated[c.Queue]; a != nil {
+			a.Sub(c.total)
+		}
+		if p, short := Plan(logger, withFreed(base, chosen), items, required, nil); short == nil {
+			plan = p
+			break
+		}
+	}
+	if plan == nil {
+		return nil, nil, len(chosen)
+	}
+
+	// 3. Spare what is not needed, most important first.
+	for i := len(chosen) - 1; i >= 0 && len(chosen) > 1; i-- {
+		without := slices.Delete(slices.Clone(chosen), i, i+1)
+		if p, short := Plan(logger, withFreed(base, without), items, required, nil); short == nil {
+			chosen, plan = without, p
+		}
+	}
+	return chosen, plan, len(chosen)
 }
 
 // candidatesLocked lists the groups and lone pods on the nodes, in the

@@ -40,6 +40,9 @@ type Spec struct {
 	// requests (node selector, tolerations, affinity, labels); nil when not
 	// declared (see Group.memberTemplate).
 	MemberTemplate *v1.Pod
+	// Topology asks for the group inside one domain of a node label (see
+	// AnnotationRequiredTopology); nil places it anywhere.
+	Topology *Topology
 	// ScheduleTimeout overrides the plugin's permit timeout when positive.
 	ScheduleTimeout time.Duration
 	// Errs lists what is wrong with the declaration; a group with errors is
@@ -83,6 +86,7 @@ func SpecFromPodGroup(pg *schedv1alpha1.PodGroup) Spec {
 		}
 	}
 	s.MemberTemplate = templateOf(pg.Annotations, AnnotationMemberTemplate, &s.Errs)
+	s.Topology = topologyOf(pg.Annotations, &s.Errs)
 	return s
 }
 
@@ -124,6 +128,7 @@ func sparkSpec(pod *v1.Pod, driver bool) Spec {
 	annotations := field.NewPath("metadata", "annotations")
 	reqStr, hasReq := pod.Annotations[AnnotationExecutorRequests]
 	s.MemberTemplate = templateOf(pod.Annotations, AnnotationExecutorTemplate, &s.Errs)
+	s.Topology = topologyOf(pod.Annotations, &s.Errs)
 	count, hasCount := executorCount(pod.Annotations, AnnotationExecutors, &s.Errs)
 	if !hasCount {
 		// Dynamic allocation: the gang is what Spark asks for first.

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
@@ -109,6 +110,17 @@ func (pl *Gang) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod
 		own:              pl.manager.OwnReservation(key),
 		drained:          pl.manager.DrainedNodes(&key),
 	})
+	// A group admitted in one domain of a required topology places all
+	// its members there.
+	if label, value, ok := pl.manager.Domain(key); ok {
+		names := sets.New[string]()
+		for _, n := range nodes {
+			if n.Node().Labels[label] == value {
+				names.Insert(n.Node().Name)
+			}
+		}
+		return &fwk.PreFilterResult{NodeNames: names}, nil
+	}
 	return nil, nil
 }
 
