@@ -157,8 +157,11 @@ func (m *Manager) Preempt(logger klog.Logger, pod *v1.Pod, nodes Nodes, allowed 
 			m.victimOf[p.UID] = key
 			acts.Delete = append(acts.Delete, d)
 		}
-		m.evictLocked(c, g, &acts)
+		if !c.Extra {
+			m.evictLocked(c, g, &acts)
+		}
 	}
+	m.shrinkLocked(chosen, g, &acts)
 	m.admitLocked(logger, g, planResult{items: items, placement: plan, domain: domain}, pod, &acts)
 	g.deadline = m.clock.Now().Add(m.cfg.VictimsTimeout)
 	g.evicted = m.clock.Now()
@@ -420,6 +423,32 @@ func withFreed(base []NodeRoom, victims []*Victim) []NodeRoom {
 	return out
 }
 
+// shrinkLocked records, in one Event per group, the members beyond their
+// gang that g takes (the group runs on without them), newest first.
+func (m *Manager) shrinkLocked(chosen []*Victim, g *Group, acts *Actions) {
+	taken := map[Key][]string{}
+	why := map[Key]string{}
+	var order []Key
+	for _, c := range chosen {
+		if !c.Extra {
+			continue
+		}
+		k := *c.Group
+		if _, seen := taken[k]; !seen {
+			order = append(order, k)
+			why[k] = c.Why
+		}
+		taken[k] = append(taken[k], klog.KObj(c.Pods[0]).String())
+	}
+	for _, k := range order {
+		if vg := m.groups[k]; vg != nil {
+			m.eventLocked(vg, acts, v1.EventTypeNormal, ReasonPreempted,
+				fmt.Sprintf("%d members beyond the gang (%s) preempted by pod group %s (queue %s, priority %d): %s; the group runs on",
+					len(taken[k]), strings.Join(taken[k], ", "), g.key, m.queueOfLocked(g), g.priority(), why[k]))
+		}
+	}
+}
+
 // evictLocked marks a victim group as being evicted for g: its reservation
 // is freed, and Events record why, on both sides.
 func (m *Manager) evictLocked(c *Victim, g *Group, acts *Actions) {
@@ -430,11 +459,6 @@ func (m *Manager) evictLocked(c *Victim, g *Group, acts *Actions) {
 	}
 	vg := m.groups[*c.Group]
 	if vg == nil {
-		return
-	}
-	if c.Extra {
-		m.eventLocked(vg, acts, v1.EventTypeNormal, ReasonPreempted,
-			fmt.Sprintf("member %s, beyond the gang, %s", klog.KObj(c.Pods[0]), msg))
 		return
 	}
 	vg.evicting = true

@@ -94,7 +94,8 @@ func TestExtraExecutorsPreemptedBeforeWholeApps(t *testing.T) {
 	e.waitBound(30*time.Second, "urgent-0")
 	all := append([]string{grown.Name, steady.Name}, names(append(slices.Clone(growth), steadyExecs...)...)...)
 	e.waitBoundIn(e.ns, 20*time.Second, []string{grown.Name, steady.Name, "grown-exec-1", "grown-exec-2", "steady-exec-1"}, all...)
-	e.waitEvent("Pod", grown.Name, podgroup.ReasonPreempted, "grown-exec-5, beyond the gang, preempted by pod group")
+	e.waitEvent("Pod", grown.Name, podgroup.ReasonPreempted,
+		fmt.Sprintf("3 members beyond the gang (%[1]s/grown-exec-5, %[1]s/grown-exec-4, %[1]s/grown-exec-3) preempted by pod group", e.ns))
 }
 
 // A queue that borrowed by growing an app beyond its gang gives its room
