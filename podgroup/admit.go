@@ -61,6 +61,7 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 		return adm
 	}
 	g := m.groupLocked(key)
+	defer m.noteWaitLocked(g, &adm)
 	m.upsertMemberLocked(g, pod, &adm.Actions)
 	// The pod may bring news the cycle's Restore has not seen (a member
 	// larger than declared): reservations are set right before it is
@@ -112,6 +113,12 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 		return adm
 	case key.Kind == KindPodGroup && g.podGroup == nil:
 		adm.Message = fmt.Sprintf("pod group %s not found: create PodGroup %s or remove label %s", key, key.Name, LabelPodGroup)
+		return adm
+	case key.Kind == KindSchedulingPodGroup && g.upstream == nil && !m.schedulingAPI:
+		adm.Message = fmt.Sprintf("pod group %s not found: the API server does not serve scheduling.k8s.io/v1beta1 PodGroups (feature gate GenericWorkload)", key)
+		return adm
+	case key.Kind == KindSchedulingPodGroup && g.upstream == nil:
+		adm.Message = fmt.Sprintf("pod group %s not found: create scheduling.k8s.io PodGroup %s (or its Workload) or remove the pod's spec.schedulingGroup", key, key.Name)
 		return adm
 	case !g.spec.Valid():
 		adm.Message = g.invalidMessage()
@@ -201,6 +208,22 @@ func nodeList(names []string) string {
 		return strings.Join(names, ", ")
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(names[:shown], ", "), len(names)-shown)
+}
+
+// noteWaitLocked remembers why the group's admission attempt turned it
+// away, for the conditions of a scheduling.k8s.io PodGroup, whose status is
+// written again when the reason changes.
+func (m *Manager) noteWaitLocked(g *Group, adm *Admission) {
+	msg := adm.Message
+	if adm.Admitted {
+		msg = ""
+	}
+	if msg != g.waitMessage {
+		g.waitMessage = msg
+		if g.key.Kind == KindSchedulingPodGroup {
+			adm.Statuses = append(adm.Statuses, g.key)
+		}
+	}
 }
 
 // beyondGangLocked says why a pending member of a running group may not be

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
 
+	schedv1beta1 "k8s.io/api/scheduling/v1beta1"
+
 	"github.com/gangsched/gangsched/resources"
 )
 
@@ -72,8 +74,12 @@ func (mb *member) placed() bool {
 // Group is the state of one pod group. Only the Manager touches it, under its lock.
 type Group struct {
 	key Key
-	// podGroup is the PodGroup object (KindPodGroup only; nil while missing).
+	// podGroup is the PodGroup object (KindPodGroup; nil while missing), or
+	// the view of upstream (podGroupView) for KindSchedulingPodGroup.
 	podGroup *schedv1alpha1.PodGroup
+	// upstream is the scheduling.k8s.io PodGroup (KindSchedulingPodGroup
+	// only; nil while missing).
+	upstream *schedv1beta1.PodGroup
 	// driver is the Spark driver pod (KindSparkApp only; nil while unseen).
 	driver *v1.Pod
 	// declarer is the executor whose annotations gave spec, for a Spark
@@ -101,6 +107,9 @@ type Group struct {
 	// lastEvent is the message of the last Event recorded for the group, to
 	// record one Event per change, not per attempt.
 	lastEvent string
+	// waitMessage is why the group's last admission attempt turned it away
+	// ("" once admitted), for the conditions of a scheduling.k8s.io PodGroup.
+	waitMessage string
 	// published is the queueOrder last published for the group.
 	published queueOrder
 	// tally is what the group was last counted as in the queues' usage.

@@ -101,12 +101,16 @@ func (k Key) String() string {
 	return fmt.Sprintf("%s/%s", k.Namespace, k.Name)
 }
 
-// KeyOf returns the group a pod belongs to. The PodGroup label wins over
+// KeyOf returns the group a pod belongs to: its scheduler-plugins PodGroup
+// label, else its spec.schedulingGroup (a scheduling.k8s.io PodGroup), else
 // Spark's labels, so Spark Operator apps with a PodGroup are one group, not
-// two. A pod with neither is in no group.
+// two. A pod with none is in no group.
 func KeyOf(pod *v1.Pod) (Key, bool) {
 	if name := pod.Labels[LabelPodGroup]; name != "" {
 		return Key{Kind: KindPodGroup, Namespace: pod.Namespace, Name: name}, true
+	}
+	if sg := pod.Spec.SchedulingGroup; sg != nil && sg.PodGroupName != nil && *sg.PodGroupName != "" {
+		return Key{Kind: KindSchedulingPodGroup, Namespace: pod.Namespace, Name: *sg.PodGroupName}, true
 	}
 	if app := pod.Labels[LabelSparkAppSelector]; app != "" && pod.Labels[LabelSparkRole] != "" {
 		return Key{Kind: KindSparkApp, Namespace: pod.Namespace, Name: app}, true

@@ -90,8 +90,9 @@ type Manager struct {
 	deletedPods map[types.UID]time.Time
 	// retry holds released groups with when they may be admitted again.
 	retry map[Key]retryState
-	// podGroupAPI is whether the PodGroup CRD is served.
-	podGroupAPI bool
+	// podGroupAPI is whether the PodGroup CRD is served; schedulingAPI
+	// whether scheduling.k8s.io/v1beta1 PodGroups are.
+	podGroupAPI, schedulingAPI bool
 	// quotas answers for the namespaces' ResourceQuotas (nil: none checked).
 	quotas Quotas
 	// usage is what the queues hold and wait for, summed over the groups'
@@ -163,7 +164,7 @@ func NewManager(cfg Config, clk clock.PassiveClock) *Manager {
 		gateNoticed: map[types.UID]struct{}{},
 		deletedPods: map[types.UID]time.Time{},
 		retry:       map[Key]retryState{},
-		podGroupAPI: true,
+		podGroupAPI: true, schedulingAPI: true,
 
 		tree:            queue.Build(nil),
 		queueObjs:       map[queue.Name]*v1alpha1.Queue{},
@@ -398,8 +399,15 @@ func (m *Manager) settleLocked(g *Group, acts *Actions) {
 func (m *Manager) UpsertPodGroup(pg *schedv1alpha1.PodGroup) Actions {
 	m.mu.Lock()
 	defer m.unlock()
-	var acts Actions
 	g := m.groupLocked(Key{Kind: KindPodGroup, Namespace: pg.Namespace, Name: pg.Name})
+	return m.upsertPodGroupLocked(g, pg, func() Spec { return SpecFromPodGroup(pg) })
+}
+
+// upsertPodGroupLocked records g's PodGroup pg (a scheduler-plugins one,
+// or the view of a scheduling.k8s.io one), reading its spec with specOf
+// when it changed.
+func (m *Manager) upsertPodGroupLocked(g *Group, pg *schedv1alpha1.PodGroup, specOf func() Spec) Actions {
+	var acts Actions
 	defer m.countLocked(g)
 	specChanged := g.podGroup == nil || g.podGroup.Generation != pg.Generation ||
 		g.podGroup.Annotations[AnnotationMemberRequests] != pg.Annotations[AnnotationMemberRequests] ||
@@ -410,7 +418,7 @@ func (m *Manager) UpsertPodGroup(pg *schedv1alpha1.PodGroup) Actions {
 	m.changedLocked(g)
 	m.noteReservedUntilLocked(g, pg.Annotations)
 	if specChanged {
-		g.spec = SpecFromPodGroup(pg)
+		g.spec = specOf()
 		g.failure = nil
 		if !g.spec.Valid() {
 			m.eventLocked(g, &acts, v1.EventTypeWarning, ReasonInvalid, g.invalidMessage())
@@ -428,8 +436,13 @@ func (m *Manager) UpsertPodGroup(pg *schedv1alpha1.PodGroup) Actions {
 func (m *Manager) DeletePodGroup(pg *schedv1alpha1.PodGroup) Actions {
 	m.mu.Lock()
 	defer m.unlock()
+	return m.deletePodGroupLocked(Key{Kind: KindPodGroup, Namespace: pg.Namespace, Name: pg.Name}, "PodGroup")
+}
+
+// deletePodGroupLocked forgets the object that declared the group key (a
+// kind of PodGroup, named so in messages).
+func (m *Manager) deletePodGroupLocked(key Key, kind string) Actions {
 	var acts Actions
-	key := Key{Kind: KindPodGroup, Namespace: pg.Namespace, Name: pg.Name}
 	g := m.groups[key]
 	if g == nil {
 		return acts
@@ -438,7 +451,7 @@ func (m *Manager) DeletePodGroup(pg *schedv1alpha1.PodGroup) Actions {
 	g.spec = Spec{MinMember: 1}
 	m.changedLocked(g)
 	if g.phase == PhaseAdmitted {
-		m.releaseLocked(g, metrics.ReleaseDeleted, fmt.Sprintf("PodGroup %s was deleted", key), &acts)
+		m.releaseLocked(g, metrics.ReleaseDeleted, fmt.Sprintf("%s %s was deleted", kind, key), &acts)
 	}
 	m.stopDrainingLocked(g)
 	if len(g.reserved) > 0 {
@@ -488,7 +501,7 @@ func (m *Manager) Resync() Actions {
 // a pod is gated, so the caller tells it why once.
 func (m *Manager) Gate(pod *v1.Pod) (msg string, notify bool) {
 	key, ok := KeyOf(pod)
-	if !ok || key.Kind != KindPodGroup {
+	if !ok || key.Kind == KindSparkApp {
 		return "", false
 	}
 	m.mu.Lock()
@@ -519,7 +532,7 @@ func (m *Manager) Gate(pod *v1.Pod) (msg string, notify bool) {
 // held by Gate. added counts even if the Manager has not seen it yet.
 func (m *Manager) MembersComplete(pod, added *v1.Pod) bool {
 	key, ok := KeyOf(pod)
-	if !ok || key.Kind != KindPodGroup {
+	if !ok || key.Kind == KindSparkApp {
 		return true
 	}
 	m.mu.RLock()
@@ -753,6 +766,8 @@ func (m *Manager) waitLocked(g *Group, acts *Actions, cause, msg string) {
 // none is known.
 func (g *Group) eventObject() runtime.Object {
 	switch {
+	case g.upstream != nil:
+		return g.upstream
 	case g.podGroup != nil:
 		return g.podGroup
 	case g.driver != nil:

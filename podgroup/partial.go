@@ -105,7 +105,7 @@ func (g *Group) recordState() (current, interrupted bool) {
 //     someone else, or by a version that kept no record) waits for the rest
 //     to be admitted, and nothing of it is deleted.
 func (m *Manager) observeBoundLocked(g *Group) {
-	if g.phase != PhasePending || !g.spec.Valid() || (g.key.Kind == KindPodGroup && g.podGroup == nil) {
+	if g.phase != PhasePending || !g.spec.Valid() || (g.key.Kind != KindSparkApp && g.podGroup == nil) {
 		return
 	}
 	bound, ranWhole := g.onNodes()

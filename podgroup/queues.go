@@ -358,7 +358,7 @@ func shareCheck(n *queue.Node, need resources.List, f *fairness) string {
 // fit: declared, valid, complete, not backing off, and let in by its queue
 // and its namespace's quotas.
 func (m *Manager) eligibleLocked(g *Group, f *fairness) bool {
-	if g.phase != PhasePending || !g.spec.Valid() || (g.key.Kind == KindPodGroup && g.podGroup == nil) {
+	if g.phase != PhasePending || !g.spec.Valid() || (g.key.Kind != KindSparkApp && g.podGroup == nil) {
 		return false
 	}
 	live, _ := g.counts()

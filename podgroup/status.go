@@ -21,7 +21,7 @@ func (m *Manager) PodGroupStatus(key Key) (*schedv1alpha1.PodGroup, schedv1alpha
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	g := m.groups[key]
-	if g == nil || g.podGroup == nil {
+	if g == nil || g.podGroup == nil || g.key.Kind != KindPodGroup {
 		return nil, schedv1alpha1.PodGroupStatus{}, false
 	}
 	st := *g.podGroup.Status.DeepCopy()

@@ -99,6 +99,9 @@ func (g *Group) virtualMember(template *v1.Pod, requests resources.List, n int) 
 		pod.Labels[LabelSparkRole] = SparkRoleExecutor
 	}
 	spec := template.Spec.DeepCopy()
+	if g.key.Kind == KindSchedulingPodGroup {
+		spec.SchedulingGroup = &v1.PodSchedulingGroup{PodGroupName: &g.key.Name}
+	}
 	spec.NodeName = ""
 	spec.Volumes = nil
 	spec.ResourceClaims = nil

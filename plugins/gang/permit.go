@@ -7,6 +7,7 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	schedv1beta1 "k8s.io/api/scheduling/v1beta1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -105,6 +106,8 @@ func (pl *Gang) writeDeadline(ctx context.Context, p podgroup.Persist) error {
 		return err
 	}
 	switch p.Object.(type) {
+	case *schedv1beta1.PodGroup:
+		_, err = pl.handle.ClientSet().SchedulingV1beta1().PodGroups(obj.GetNamespace()).Patch(ctx, obj.GetName(), types.MergePatchType, patch, metav1.PatchOptions{})
 	case *schedv1alpha1.PodGroup:
 		if pl.pgClient == nil {
 			return nil

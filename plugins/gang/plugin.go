@@ -28,14 +28,17 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	schedv1beta1 "k8s.io/api/scheduling/v1beta1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	policylisters "k8s.io/client-go/listers/policy/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/features"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/defaultpreemption"
 	"k8s.io/utils/clock"
 	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
@@ -127,6 +130,13 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	}
 	if err := validation.ValidateGangArgs(nil, args); err != nil {
 		return nil, err
+	}
+	// With GenericWorkload on, kube-scheduler's own queue and cycle take
+	// pods of scheduling.k8s.io PodGroups and gang them (GangScheduling);
+	// gangsched admits those groups itself, and one gang must decide.
+	if utilfeature.DefaultFeatureGate.Enabled(features.GenericWorkload) {
+		return nil, fmt.Errorf("%s admits scheduling.k8s.io PodGroups itself: run this scheduler with --feature-gates=GenericWorkload=false "+
+			"(the API server and other schedulers may keep it on)", Name)
 	}
 	return newWithClock(ctx, args, h, clock.RealClock{})
 }
@@ -276,7 +286,7 @@ func (pl *Gang) act(ctx context.Context, acts podgroup.Actions) {
 		}
 	}
 	for _, key := range acts.Statuses {
-		if key.Kind == podgroup.KindPodGroup {
+		if key.Kind != podgroup.KindSparkApp {
 			pl.status.enqueue(key)
 		}
 	}
@@ -299,6 +309,12 @@ func withTypeMeta(obj runtime.Object) runtime.Object {
 		if o.Kind == "" {
 			o = o.DeepCopy()
 			o.APIVersion, o.Kind = schedv1alpha1.SchemeGroupVersion.String(), "PodGroup"
+		}
+		return o
+	case *schedv1beta1.PodGroup:
+		if o.Kind == "" {
+			o = o.DeepCopy()
+			o.APIVersion, o.Kind = schedv1beta1.SchemeGroupVersion.String(), "PodGroup"
 		}
 		return o
 	case *v1alpha1.Queue:

@@ -3,6 +3,7 @@ package gang
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -122,6 +123,9 @@ func (w *statusWriter) processNext(ctx context.Context) bool {
 
 // writePodGroupStatus writes the status the Manager observed, if it differs.
 func (w *statusWriter) writePodGroupStatus(ctx context.Context, key podgroup.Key) error {
+	if key.Kind == podgroup.KindSchedulingPodGroup {
+		return w.writeSchedulingPodGroupConditions(ctx, key)
+	}
 	pg, want, ok := w.pl.manager.PodGroupStatus(key)
 	if !ok || w.pl.pgClient == nil || podgroup.StatusEqual(pg.Status, want) {
 		return nil
@@ -137,6 +141,33 @@ func (w *statusWriter) writePodGroupStatus(ctx context.Context, key podgroup.Key
 		return fmt.Errorf("PodGroup %s changed while writing its status: %w", key, err)
 	}
 	return err
+}
+
+// writeSchedulingPodGroupConditions writes the conditions of a
+// scheduling.k8s.io PodGroup (why it waits, when it was admitted), if they
+// changed.
+func (w *statusWriter) writeSchedulingPodGroupConditions(ctx context.Context, key podgroup.Key) error {
+	pg, want, ok := w.pl.manager.SchedulingPodGroupConditions(key)
+	if !ok || conditionsEqual(pg.Status.Conditions, want) {
+		return nil
+	}
+	updated := pg.DeepCopy()
+	updated.Status.Conditions = want
+	_, err := w.pl.handle.ClientSet().SchedulingV1beta1().PodGroups(key.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if apierrors.IsConflict(err) {
+		return fmt.Errorf("PodGroup %s changed while writing its conditions: %w", key, err)
+	}
+	return err
+}
+
+// conditionsEqual compares conditions but for their transition times.
+func conditionsEqual(a, b []metav1.Condition) bool {
+	return slices.EqualFunc(a, b, func(x, y metav1.Condition) bool {
+		return x.Type == y.Type && x.Status == y.Status && x.Reason == y.Reason && x.Message == y.Message && x.ObservedGeneration == y.ObservedGeneration
+	})
 }
 
 // writeQueueStatus writes a Queue's observed status, if it changed.

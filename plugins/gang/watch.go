@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	v1 "k8s.io/api/core/v1"
+	schedv1beta1 "k8s.io/api/scheduling/v1beta1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -130,9 +131,12 @@ func (pl *Gang) watchQuotas(ctx context.Context, clk clock.Clock) error {
 	return nil
 }
 
-// crd is a custom resource the plugin watches once it is served.
+// crd is a custom resource (or an API of Kubernetes' own behind a feature
+// gate) the plugin watches once it is served.
 type crd struct {
 	groupVersion, resource string
+	// discovery asks the API server what it serves.
+	discovery discovery.DiscoveryInterface
 	// start starts its informer and waits for it to sync.
 	start func(context.Context) error
 	// served tells the Manager whether the resource is served.
@@ -144,13 +148,17 @@ type crd struct {
 // Without the PodGroup CRD, Spark apps are still grouped by their labels;
 // without the Queue CRD, every group is in the default queue.
 func (pl *Gang) watchCRDs(ctx context.Context) {
+	crds := []crd{
+		// scheduling.k8s.io/v1beta1 is served with the GenericWorkload
+		// gate on (and the API enabled) on the API server.
+		{schedv1beta1.SchemeGroupVersion.String(), "podgroups", pl.handle.ClientSet().Discovery(), pl.startSchedulingPodGroups, pl.manager.SetSchedulingPodGroupAPI},
+	}
 	if pl.pgClient == nil {
 		pl.manager.SetPodGroupAPI(false)
-		return
-	}
-	crds := []crd{
-		{schedv1alpha1.SchemeGroupVersion.String(), "podgroups", pl.startPodGroups, pl.manager.SetPodGroupAPI},
-		{v1alpha1.SchemeGroupVersion.String(), "queues", pl.startQueues, func(bool) {}},
+	} else {
+		crds = append(crds,
+			crd{schedv1alpha1.SchemeGroupVersion.String(), "podgroups", pl.pgClient.Discovery(), pl.startPodGroups, pl.manager.SetPodGroupAPI},
+			crd{v1alpha1.SchemeGroupVersion.String(), "queues", pl.pgClient.Discovery(), pl.startQueues, func(bool) {}})
 	}
 	for _, c := range crds {
 		if pl.startWhenServed(ctx, c) {
@@ -170,7 +178,7 @@ func (pl *Gang) watchCRDs(ctx context.Context) {
 
 // startWhenServed starts c's informer if its resource is served.
 func (pl *Gang) startWhenServed(ctx context.Context, c crd) bool {
-	if !resourceServed(pl.pgClient.Discovery(), c.groupVersion, c.resource) {
+	if !resourceServed(c.discovery, c.groupVersion, c.resource) {
 		return false
 	}
 	if err := c.start(ctx); err != nil {
@@ -201,6 +209,20 @@ func (pl *Gang) startPodGroups(ctx context.Context) error {
 		func(pg *schedv1alpha1.PodGroup) { pl.act(ctx, pl.manager.UpsertPodGroup(pg)) },
 		func(pg *schedv1alpha1.PodGroup) { pl.act(ctx, pl.manager.DeletePodGroup(pg)) })); err != nil {
 		return fmt.Errorf("watching PodGroups: %w", err)
+	}
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	return nil
+}
+
+// startSchedulingPodGroups watches scheduling.k8s.io PodGroups.
+func (pl *Gang) startSchedulingPodGroups(ctx context.Context) error {
+	factory := informers.NewSharedInformerFactory(pl.handle.ClientSet(), 0)
+	informer := factory.Scheduling().V1beta1().PodGroups().Informer()
+	if _, err := informer.AddEventHandler(handlers(
+		func(pg *schedv1beta1.PodGroup) { pl.act(ctx, pl.manager.UpsertSchedulingPodGroup(pg)) },
+		func(pg *schedv1beta1.PodGroup) { pl.act(ctx, pl.manager.DeleteSchedulingPodGroup(pg)) })); err != nil {
+		return fmt.Errorf("watching scheduling.k8s.io PodGroups: %w", err)
 	}
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
