@@ -8,7 +8,7 @@ LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gangsched-
 # Integration tests start many API servers; give them time on 2 cores.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build image bench bench-go perf perf-short soak coscheduling fuzz kwok lint race spark spark-operator test test-spark unit integration vet etcd generate demo spark-demo clean
+.PHONY: all build image bench bench-elastic bench-go perf perf-short soak coscheduling fuzz kwok lint race spark spark-operator test test-spark unit integration vet etcd generate demo spark-demo clean
 
 all: build
 
@@ -122,7 +122,13 @@ BENCH_FLAGS ?= -nodes 1000 -node-cpu 4 -node-memory 32Gi -apps 200 -min-executor
 	-stall 30s -timeout 15m
 bench: build etcd kwok coscheduling
 	$(CONTENTION) -out _output/bench -coscheduling-binary $(BIN)/coscheduling-scheduler $(BENCH_FLAGS)
-	$(MAKE) soak
+	$(MAKE) bench-elastic soak
+
+## bench-elastic: the same input with half the apps elastic (Spark's dynamic allocation: a gang of a quarter of
+## their executors, growing to all), the same three schedulers (results in _output/bench-elastic)
+bench-elastic: build etcd kwok coscheduling
+	$(CONTENTION) -out _output/bench-elastic -coscheduling-binary $(BIN)/coscheduling-scheduler $(BENCH_FLAGS) \
+	  -elastic-share 0.5 -elastic-min 0.25
 
 ## soak: thousands of short apps through gangsched, each deleted when done: no group left behind, memory flat
 SOAK_FLAGS ?= -apps 2000

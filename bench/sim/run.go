@@ -237,7 +237,7 @@ func (s *Simulator) submit(ctx context.Context, start time.Time, wl Workload) {
 		if a.PodGroup {
 			pg := &schedv1alpha1.PodGroup{
 				ObjectMeta: metav1.ObjectMeta{Name: a.Name + "-pg", Namespace: s.opts.Namespace, Labels: map[string]string{}},
-				Spec:       schedv1alpha1.PodGroupSpec{MinMember: 1, MinResources: a.total().ToResourceList()},
+				Spec:       schedv1alpha1.PodGroupSpec{MinMember: 1, MinResources: a.gangTotal().ToResourceList()},
 			}
 			delete(pg.Spec.MinResources, resources.Pods)
 			if a.Queue != "" {
@@ -556,21 +556,61 @@ func (s *Simulator) addExecutor(ctx context.Context, st *appState, attempt int, 
 	return true
 }
 
-// maybeStart starts the app's work once all its executors run, and ends
-// the app when the work is done.
-func (s *Simulator) maybeStart(ctx context.Context, st *appState) {
-	pods, err := s.lister.Pods(s.opts.Namespace).List(labels.SelectorFromSet(labels.Set{"spark-app-name": st.app.Name, podgroup.LabelSparkRole: podgroup.SparkRoleExecutor}))
+// runningExecutors counts the app's executors that run.
+func (s *Simulator) runningExecutors(a *App) int {
+	pods, err := s.lister.Pods(s.opts.Namespace).List(labels.SelectorFromSet(labels.Set{"spark-app-name": a.Name, podgroup.LabelSparkRole: podgroup.SparkRoleExecutor}))
 	if err != nil {
-		return
+		return 0
 	}
 	running := 0
 	for _, p := range pods {
-		if p.Status.Phase == v1.PodRunning {
+		if p.Status.Phase == v1.PodRunning && p.DeletionTimestamp == nil {
 			running++
 		}
 	}
+	return running
+}
+
+// worked waits until the app's work is done: Work for a fixed gang; for an
+// elastic app, Work x Executors executor-seconds at the pace of the
+// executors it has, sampled each second. It returns false if ctx ends or
+// the attempt does.
+func (s *Simulator) worked(ctx context.Context, st *appState, attempt int) bool {
+	if st.app.MinExecutors == 0 {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(st.app.Work):
+			return true
+		}
+	}
+	need := st.app.Work.Seconds() * float64(st.app.Executors)
+	last := time.Now()
+	for done := 0.0; done < need; {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(time.Second):
+		}
+		s.mu.Lock()
+		current := st.current(attempt)
+		s.mu.Unlock()
+		if !current {
+			return false // preempted while it worked
+		}
+		now := time.Now()
+		done += float64(s.runningExecutors(st.app)) * now.Sub(last).Seconds()
+		last = now
+	}
+	return true
+}
+
+// maybeStart starts the app's work once its gang's executors run (all of
+// them, for a fixed gang), and ends the app when the work is done.
+func (s *Simulator) maybeStart(ctx context.Context, st *appState) {
+	running := s.runningExecutors(st.app)
 	s.mu.Lock()
-	if running < st.app.Executors || !st.started.IsZero() || !st.current(st.attempt) {
+	if running < st.app.gang() || !st.started.IsZero() || !st.current(st.attempt) {
 		s.mu.Unlock()
 		return
 	}
@@ -579,10 +619,8 @@ func (s *Simulator) maybeStart(ctx context.Context, st *appState) {
 	attempt := st.attempt
 	s.mu.Unlock()
 	go func() {
-		select {
-		case <-ctx.Done():
+		if !s.worked(ctx, st, attempt) {
 			return
-		case <-time.After(st.app.Work):
 		}
 		s.mu.Lock()
 		ok := st.current(attempt)

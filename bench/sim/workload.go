@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/gangsched/gangsched/apis/scheduling/v1alpha1"
+	"github.com/gangsched/gangsched/podgroup"
 	"github.com/gangsched/gangsched/resources"
 	w "github.com/gangsched/gangsched/test/wrappers"
 )
@@ -32,6 +33,14 @@ type App struct {
 	Executors int
 	// Work is how long the executors run once all of them are up.
 	Work time.Duration
+	// MinExecutors makes the app elastic (Spark's dynamic allocation):
+	// its gang is the driver and MinExecutors executors, declared with
+	// spark.dynamicAllocation.minExecutors (or a PodGroup's minResources
+	// covering them); it starts once they run, its driver asks for all
+	// Executors, and its work (Work at full size, in executor-seconds)
+	// goes as fast as the executors it has. Zero: a fixed gang of all
+	// Executors.
+	MinExecutors int
 	// PodGroup declares the gang as Spark Operator does (a PodGroup with
 	// minMember 1 and minResources for the driver and all executors);
 	// otherwise by the driver's gangsched.io annotations.
@@ -116,6 +125,9 @@ type Spec struct {
 	HighPriorityShare float64
 	// Plain is the plain pod stream.
 	Plain PlainPods
+	// ElasticShare is the fraction of apps that are elastic, with a gang
+	// of ElasticMin of their executors (at least one).
+	ElasticShare, ElasticMin float64
 }
 
 // Generate draws apps from spec: Poisson arrivals, executor counts uniform
@@ -144,6 +156,10 @@ func Generate(spec Spec) Workload {
 			Queue:     pickQueue(rng.Float64(), spec.Queues),
 			Priority:  pickPriority(rng.Float64(), spec.HighPriorityShare),
 		})
+		// Drawn only for elastic workloads, so a fixed one stays as it was.
+		if spec.ElasticShare > 0 && rng.Float64() < spec.ElasticShare {
+			wl.Apps[i].MinExecutors = max(1, int(float64(n)*spec.ElasticMin+0.5))
+		}
 	}
 	if spec.Plain.PerSecond > 0 && len(wl.Apps) > 0 {
 		end := wl.Apps[len(wl.Apps)-1].Arrival
@@ -191,10 +207,19 @@ func pickPriority(draw, high float64) string {
 	}
 }
 
-// total is what the whole app requests.
-func (a *App) total() resources.List {
+// gang is how many executors the app needs running to start.
+func (a *App) gang() int {
+	if a.MinExecutors > 0 {
+		return a.MinExecutors
+	}
+	return a.Executors
+}
+
+// gangTotal is what the app's gang requests: the driver and gang()
+// executors.
+func (a *App) gangTotal() resources.List {
 	t := resources.FromResourceList(a.Driver)
-	t.Add(resources.FromResourceList(a.Executor).Scaled(int64(a.Executors)))
+	t.Add(resources.FromResourceList(a.Executor).Scaled(int64(a.gang())))
 	return t
 }
 
@@ -205,9 +230,14 @@ func (a *App) driverPod(schedulerName string) *v1.Pod {
 		d.Label(v1alpha1.QueueLabel, a.Queue)
 	}
 	d.Spec.Containers[0].Resources.Requests = a.Driver.DeepCopy()
-	if a.PodGroup {
+	switch {
+	case a.PodGroup:
 		d.Group(a.Name + "-pg")
-	} else {
+	case a.MinExecutors > 0:
+		d.Annotation(podgroup.AnnotationExecutorRequests, requestsAnnotation(a.Executor))
+		d.Annotation(podgroup.AnnotationMinExecutors, fmt.Sprint(a.MinExecutors))
+		d.Annotation(podgroup.AnnotationMaxExecutors, fmt.Sprint(a.Executors))
+	default:
 		d.Executors(a.Executors, requestsAnnotation(a.Executor))
 	}
 	return d.Obj()

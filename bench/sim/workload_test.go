@@ -55,3 +55,23 @@ func TestPickQueue(t *testing.T) {
 		t.Errorf("no queues: got %q", got)
 	}
 }
+
+// An elastic share makes apps elastic with a gang of ElasticMin of their
+// executors, and leaves a fixed workload as it was drawn without it.
+func TestGenerateElastic(t *testing.T) {
+	spec := Spec{Seed: 7, Nodes: 10, NodeCPU: "4", NodeMemory: "32Gi", Apps: 50, MinExecutors: 4, MaxExecutors: 20, Work: time.Second}
+	fixed := Generate(spec)
+	spec.ElasticShare, spec.ElasticMin = 1, 0.25
+	elastic := Generate(spec)
+	for i, a := range elastic.Apps {
+		if want := max(1, int(float64(a.Executors)*0.25+0.5)); a.MinExecutors != want || a.gang() != want {
+			t.Errorf("app %s: gang %d of %d executors, want %d", a.Name, a.MinExecutors, a.Executors, want)
+		}
+		if f := fixed.Apps[i]; f.MinExecutors != 0 || f.gang() != f.Executors {
+			t.Errorf("fixed app %s is elastic: %+v", f.Name, f)
+		}
+	}
+	if d := elastic.Apps[0].driverPod("gang-scheduler"); d.Annotations["spark.dynamicAllocation.minExecutors"] == "" {
+		t.Errorf("elastic driver annotations %v", d.Annotations)
+	}
+}

@@ -47,6 +47,8 @@ func main() {
 		pgShare   = flag.Float64("podgroup-share", 0.5, "fraction of apps declared by a Spark Operator PodGroup (the rest by driver annotations)")
 		queues    = flag.String("queues", "", "queues as name=weight:share,... (share: fraction of apps); empty: no queues")
 		high      = flag.Float64("high-priority-share", 0, "fraction of apps of the high PriorityClass (0: no PriorityClasses)")
+		elastic   = flag.Float64("elastic-share", 0, "fraction of apps with Spark's dynamic allocation: a gang of -elastic-min of their executors, growing to all")
+		elasticMn = flag.Float64("elastic-min", 0.25, "an elastic app's gang, as a fraction of its executors")
 		plainRate = flag.Float64("plain-pods-per-second", 0, "rate of plain pods (no group) arriving with the apps")
 		plainCPU  = flag.String("plain-pod-cpu", "500m", "CPU of each plain pod")
 		plainRun  = flag.Duration("plain-pod-run", 5*time.Second, "how long a plain pod runs (±20%)")
@@ -87,7 +89,7 @@ func main() {
 	if err := r.run(ctx, schedulers, sim.Spec{
 		Seed: *seed, Nodes: *nodes, NodeCPU: *nodeCPU, NodeMemory: *nodeMem,
 		Apps: *apps, MeanInterarrival: *arrivals, MinExecutors: *minExecs, MaxExecutors: *maxExecs,
-		Work: *work, PodGroupShare: *pgShare, Queues: qs, HighPriorityShare: *high,
+		Work: *work, PodGroupShare: *pgShare, Queues: qs, HighPriorityShare: *high, ElasticShare: *elastic, ElasticMin: *elasticMn,
 		Plain: sim.PlainPods{PerSecond: *plainRate, CPU: *plainCPU, Run: *plainRun, For: *plainFor},
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, "contention:", err)
@@ -191,6 +193,10 @@ func describe(w io.Writer, spec sim.Spec, wl sim.Workload) {
 			parts = append(parts, fmt.Sprintf("%s (weight %d, %.0f%% of apps)", q.Name, q.Weight, 100*q.Share))
 		}
 		fmt.Fprintf(w, "Queues: %s.\n", strings.Join(parts, ", "))
+	}
+	if spec.ElasticShare > 0 {
+		fmt.Fprintf(w, "Elastic: %.0f%% of apps use dynamic allocation, a gang of the driver and %.0f%% of their executors (spark.dynamicAllocation.minExecutors; a PodGroup's minResources for those with one), growing to all; their work goes at the pace of the executors they have.\n",
+			100*spec.ElasticShare, 100*spec.ElasticMin)
 	}
 	if spec.HighPriorityShare > 0 {
 		fmt.Fprintf(w, "Priorities: %.0f%% of apps %s, the rest %s.\n", 100*spec.HighPriorityShare, sim.PriorityHigh, sim.PriorityLow)
