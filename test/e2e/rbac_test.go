@@ -17,6 +17,8 @@ import (
 	v1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
+	schedulingv1beta1 "k8s.io/api/scheduling/v1beta1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -81,6 +83,9 @@ func TestRBACGrantsWhatTheCodeUses(t *testing.T) {
 		"--authorization-mode=RBAC",
 		"--audit-policy-file=" + policyPath,
 		"--audit-log-path=" + auditPath,
+		// Kubernetes' own gang API, which the scheduler watches and writes.
+		"--feature-gates=GenericWorkload=true", "--runtime-config=scheduling.k8s.io/v1beta1=true",
+		cluster.NoPeerProxyFlag,
 	}})
 	root, err := cluster.RepoRoot()
 	if err != nil {
@@ -111,9 +116,9 @@ func TestRBACGrantsWhatTheCodeUses(t *testing.T) {
 		t.Fatalf("the scheduler did not become active: %v", err)
 	}
 
-	// 2. The scenario, on 8 CPU. Waits only report, so that a forbidden
+	// 2. The scenario, on 12 CPU. Waits only report, so that a forbidden
 	// request also shows in the audit check below.
-	ns := scenario(ctx, t, c, "rbac", 2)
+	ns := scenario(ctx, t, c, "rbac", 3)
 	go playKubelet(ctx, c, ns)
 	waitFor := func(timeout time.Duration, what string, cond func(context.Context) bool) {
 		t.Helper()
@@ -160,7 +165,17 @@ func TestRBACGrantsWhatTheCodeUses(t *testing.T) {
 	createPod(w.MakeSparkDriver(ns, "pi").Req("cpu", "1").Executors(2, "cpu=1").Obj(), "high")
 	// A group short of members: its pod is held, told why, with an Event.
 	group(w.MakePodGroup(ns, "waiting").MinMember(2), 1, "1", "high")
-	waitFor(30*time.Second, "reserve-0 and pi-driver bound", bound("reserve-0", "pi-driver"))
+	// A Job-shaped group of Kubernetes' own gang API takes the third
+	// node: its PodGroup is watched, patched (quorum) and given conditions.
+	job := &schedulingv1beta1.PodGroup{ObjectMeta: metav1.ObjectMeta{Name: "job"}, Spec: schedulingv1beta1.PodGroupSpec{
+		SchedulingPolicy: schedulingv1beta1.PodGroupSchedulingPolicy{Gang: &schedulingv1beta1.GangSchedulingPolicy{MinCount: 1}}}}
+	if _, err := c.Client.SchedulingV1beta1().PodGroups(ns).Create(ctx, job, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	jobPod := w.MakePod(ns, "job-0").Req("cpu", "4").Obj()
+	jobPod.Spec.SchedulingGroup = &v1.PodSchedulingGroup{PodGroupName: ptr.To("job")}
+	createPod(jobPod, "high")
+	waitFor(30*time.Second, "reserve-0, pi-driver and job-0 bound", bound("reserve-0", "pi-driver", "job-0"))
 
 	// A low-priority group takes the 2 CPU left; a high-priority one then
 	// preempts it whole.
@@ -179,6 +194,11 @@ func TestRBACGrantsWhatTheCodeUses(t *testing.T) {
 	effect("the reservation deadline and status on PodGroup reserve", func(ctx context.Context) bool {
 		pg, err := c.PodGroups.SchedulingV1alpha1().PodGroups(ns).Get(ctx, "reserve", metav1.GetOptions{})
 		return err == nil && pg.Annotations[podgroup.AnnotationReservedUntil] != "" && pg.Status.Phase != ""
+	})
+	effect("the quorum record and condition on PodGroup job", func(ctx context.Context) bool {
+		pg, err := c.Client.SchedulingV1beta1().PodGroups(ns).Get(ctx, "job", metav1.GetOptions{})
+		return err == nil && pg.Annotations[podgroup.AnnotationQuorum] != "" &&
+			meta.IsStatusConditionTrue(pg.Status.Conditions, schedulingv1beta1.PodGroupInitiallyScheduled)
 	})
 	effect("the reservation deadline on pi-driver", func(context.Context) bool {
 		return pod("pi-driver").Annotations[podgroup.AnnotationReservedUntil] != ""
