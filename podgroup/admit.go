@@ -125,6 +125,11 @@ func (m *Manager) Admit(logger klog.Logger, pod *v1.Pod, nodes Nodes) Admission 
 		return adm
 	case int32(live) < g.spec.MinMember:
 		adm.Message = fmt.Sprintf("pod group %s has %d/%d members", key, live, g.spec.MinMember)
+		if r, ok := m.retry[key]; ok {
+			// Why it is short of members now is most often why it was
+			// released: keep that on the pod, not only in an Event.
+			adm.Message += fmt.Sprintf(" (released: %s)", r.reason)
+		}
 		return adm
 	}
 	if r, ok := m.retry[key]; ok && now.Before(r.at) {

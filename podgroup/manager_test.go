@@ -505,6 +505,11 @@ func TestMemberDeletedInPermitReleasesGroup(t *testing.T) {
 			if m.HasReservations() {
 				t.Error("released group still holds room")
 			}
+			// The member left waits, short of one, and says why.
+			if adm := m.Admit(logger, pods[0], nodes(1, 4)); adm.Admitted ||
+				!strings.Contains(adm.Message, "has 2/3 members (released: member ns/p2 was deleted") {
+				t.Errorf("Admit after the release = %+v", adm)
+			}
 		})
 	}
 }
