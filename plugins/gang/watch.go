@@ -38,6 +38,10 @@ func objOf[T any](obj interface{}) (T, bool) {
 }
 
 // handlers builds event handlers that pass T objects to upsert and remove.
+// An update that replaces an object by another of the same name (a new
+// UID: deleted and created again while a watch was cut, and seen as one
+// change by the relist) removes the old one first, as kube-scheduler's own
+// cache does.
 func handlers[T any](upsert, remove func(T)) cache.ResourceEventHandlerFuncs {
 	return cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj interface{}) {
@@ -45,7 +49,14 @@ func handlers[T any](upsert, remove func(T)) cache.ResourceEventHandlerFuncs {
 				upsert(t)
 			}
 		},
-		UpdateFunc: func(_, obj interface{}) {
+		UpdateFunc: func(oldObj, obj interface{}) {
+			if o, ok := oldObj.(metav1.Object); ok {
+				if n, ok := obj.(metav1.Object); ok && o.GetUID() != n.GetUID() {
+					if old, ok := objOf[T](oldObj); ok {
+						remove(old)
+					}
+				}
+			}
 			if t, ok := objOf[T](obj); ok {
 				upsert(t)
 			}
