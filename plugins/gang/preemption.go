@@ -78,8 +78,9 @@ func budgetAllows(pdb *policyv1.PodDisruptionBudget, pods []*v1.Pod) bool {
 }
 
 // disruptAndDelete marks p DisruptionTarget with reason and message, then
-// deletes it with its grace period, only if it is still the pod of that UID.
-// A pod already gone is no error.
+// deletes it with its grace period, only if it is still the pod of that UID;
+// a pod that could not be marked is not deleted. A pod already gone is no
+// error.
 func (pl *Gang) disruptAndDelete(ctx context.Context, p *v1.Pod, reason, message string) error {
 	cs := pl.handle.ClientSet()
 	status := p.Status.DeepCopy()
@@ -87,8 +88,12 @@ func (pl *Gang) disruptAndDelete(ctx context.Context, p *v1.Pod, reason, message
 		Type: v1.DisruptionTarget, Status: v1.ConditionTrue, Reason: reason,
 		Message: fmt.Sprintf("%s: %s", pl.handle.ProfileName(), message),
 	}) {
-		if err := schedutil.PatchPodStatus(ctx, cs, p.Name, p.Namespace, &p.Status, status); err != nil && !apierrors.IsNotFound(err) {
-			klog.FromContext(ctx).V(2).Info("Could not mark a pod as disrupted", "pod", klog.KObj(p), "err", err)
+		// As kube-scheduler's preemption does, a pod is deleted only once
+		// it says why: a deletion that cannot be explained is not made.
+		if err := schedutil.PatchPodStatus(ctx, cs, p.Name, p.Namespace, &p.Status, status); apierrors.IsNotFound(err) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("marking %s DisruptionTarget: %w", klog.KObj(p), err)
 		}
 	}
 	err := cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
