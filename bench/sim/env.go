@@ -20,6 +20,9 @@ type EnvOptions struct {
 	Kwok, KwokModule string
 	// Dir receives kwok's log and stages.
 	Dir string
+	// Restartable lets the caller restart the API server
+	// (cluster.Options.Restartable).
+	Restartable bool
 }
 
 // Env is a cluster ready for a workload: a kube-apiserver on the etcd the
@@ -33,7 +36,7 @@ type Env struct {
 
 // StartEnv sets up a cluster for wl.
 func StartEnv(ctx context.Context, wl Workload, o EnvOptions) (env *Env, err error) {
-	c, err := cluster.New(ctx, cluster.Options{LogOut: o.LogOut})
+	c, err := cluster.New(ctx, cluster.Options{LogOut: o.LogOut, Restartable: o.Restartable})
 	if err != nil {
 		return nil, err
 	}

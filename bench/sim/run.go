@@ -9,6 +9,7 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -431,6 +432,16 @@ func (s *Simulator) handle(ctx context.Context, key string) error {
 	pod, err := s.lister.Pods(ns).Get(name)
 	if err != nil {
 		return nil
+	}
+	if pod.DeletionTimestamp != nil && pod.Spec.NodeName != "" && !s.opts.KubeletByKwok {
+		// As a kubelet does, stop a pod deleted with a grace period and
+		// then delete it for good (kwok does the same when it runs).
+		zero := int64(0)
+		err := s.client.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &pod.UID}})
+		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+			return nil
+		}
+		return err
 	}
 	if pod.Labels[LabelPlain] != "" {
 		return s.handlePlain(ctx, pod)
