@@ -17,10 +17,11 @@ import (
 
 // Scheduler is a gang-scheduler binary a test runs against a cluster.
 type Scheduler struct {
-	name   string
-	cmd    *exec.Cmd
-	port   int
-	exited chan struct{}
+	name    string
+	logPath string
+	cmd     *exec.Cmd
+	port    int
+	exited  chan struct{}
 }
 
 // StartScheduler runs binary with the scheduler configuration config (its
@@ -45,7 +46,7 @@ func StartScheduler(t testing.TB, binary, kubeconfig, name string, config []byte
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
-	s := &Scheduler{name: name, port: port, exited: make(chan struct{})}
+	s := &Scheduler{name: name, logPath: logPath, port: port, exited: make(chan struct{})}
 	s.cmd = exec.Command(binary, append([]string{
 		"--config=" + cfgPath,
 		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", port),
@@ -71,6 +72,12 @@ func StartScheduler(t testing.TB, binary, kubeconfig, name string, config []byte
 		}
 	})
 	return s
+}
+
+// Log returns what the scheduler logged so far.
+func (s *Scheduler) Log() string {
+	data, _ := os.ReadFile(s.logPath)
+	return string(data)
 }
 
 // Name is the name the scheduler was started with.
