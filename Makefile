@@ -8,7 +8,7 @@ LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gangsched-
 # Integration tests start many API servers; give them time on 2 cores.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build image bench bench-elastic bench-go perf perf-short soak coscheduling fuzz kwok lint race spark spark-operator test test-spark unit integration vet etcd generate demo spark-demo clean
+.PHONY: all build race-build chaos image bench bench-elastic bench-go perf perf-short soak coscheduling fuzz kwok lint race spark spark-operator test test-spark unit integration vet etcd generate demo spark-demo clean
 
 all: build
 
@@ -22,6 +22,10 @@ IMAGE ?= ghcr.io/gangsched/gang-scheduler:$(VERSION)
 image:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/gang-scheduler-static ./cmd/gang-scheduler
 	docker build -t $(IMAGE) .
+
+## race-build: gang-scheduler built with the race detector, for the chaos tests (test/chaos)
+race-build:
+	$(GO) build -race -ldflags "$(LDFLAGS)" -o $(BIN)/gang-scheduler-race ./cmd/gang-scheduler
 
 ## etcd: a real etcd in ./bin, built from the Go module proxy (hack/tools/etcd)
 etcd: $(BIN)/etcd
@@ -54,8 +58,9 @@ integration: etcd build
 
 ## test: vet, lint, the unit tests under the race detector, unit and integration tests, then the real-Spark tests on their own (their JVMs would slow the
 ## others down) — what CI runs
-TEST_ENV = ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang
-test: etcd build vet lint race spark spark-operator
+TEST_ENV = ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang \
+	GANG_SCHEDULER_RACE_BIN=$(BIN)/gang-scheduler-race
+test: etcd build race-build vet lint race spark spark-operator
 	$(TEST_ENV) $(GO) test -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /test/spark)
 	$(MAKE) test-spark
 
@@ -174,6 +179,19 @@ perf perf-short: etcd
 	grep -E '^(Benchmark|--- FAIL|FAIL|PASS)' $(PERF_OUT)/bench.log | cut -c1-160
 	$(GO) run ./bench/perf/report -markdown $(PERF_OUT)/*/BenchmarkPerfScheduling_benchmark_gangsched_*.json > $(PERF_OUT)/table.md
 	$(GO) run ./bench/perf/report $(PERF_OUT)/*/BenchmarkPerfScheduling_benchmark_gangsched_*.json
+
+## chaos: the long chaos runs (test/chaos): the contention workload of CHAOS_APPS apps with CHAOS_KILLS scheduler
+## kills, and as many with two replicas and leader failover, per seed, the invariant checker (test/invariant)
+## watching, the scheduler built with the race detector. CHAOS_FLAGS=-chaos.apiserver adds half as many API server
+## restarts (not passing yet). Figures in the log (_output/chaos/chaos.log).
+CHAOS_KILLS ?= 20
+CHAOS_APPS ?= 60
+CHAOS_SEEDS ?= 1,2
+chaos: etcd race-build
+	mkdir -p _output/chaos
+	ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_RACE_BIN=$(BIN)/gang-scheduler-race $(GO) test -count=1 -timeout 2h -v ./test/chaos/ \
+	  -chaos.kills=$(CHAOS_KILLS) -chaos.apps=$(CHAOS_APPS) -chaos.seeds=$(CHAOS_SEEDS) $(CHAOS_FLAGS) 2>&1 | tee _output/chaos/chaos.log | \
+	  grep -E '^(---|ok|FAIL|PASS)|chaos_test.go|struck|violations'; test $${PIPESTATUS[0]} -eq 0
 
 ## fuzz: each fuzz target for FUZZTIME (seed corpora in */testdata/fuzz run in make test)
 FUZZTIME ?= 30s
