@@ -1,6 +1,8 @@
 package podgroup
 
 import (
+	"encoding/json"
+	"fmt"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -8,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gangsched/gangsched/queue"
+	"github.com/gangsched/gangsched/resources"
 )
 
 // Event reasons gangsched records, on the PodGroup (or the Spark driver) and on pods.
@@ -67,11 +70,14 @@ type Deletion struct {
 // Persist is what to write on a group's object (its PodGroup, or its Spark
 // driver) when it reaches quorum, before its members bind: the quorum
 // record (AnnotationQuorum) and, while room stays reserved for members not
-// placed, its deadline (AnnotationReservedUntil; zero for none).
+// placed, its deadline (AnnotationReservedUntil; zero for none) and where
+// it is (AnnotationReservation).
 type Persist struct {
 	Object        runtime.Object
 	ReservedUntil time.Time
 	Quorum        string
+	// Reservation is the room reserved by node; nil for none.
+	Reservation map[string]resources.List
 }
 
 // Annotations returns the annotations to write.
@@ -80,7 +86,41 @@ func (p Persist) Annotations() map[string]string {
 	if !p.ReservedUntil.IsZero() {
 		out[AnnotationReservedUntil] = p.ReservedUntil.UTC().Format(time.RFC3339)
 	}
+	if v := FormatReservation(p.Reservation); v != "" {
+		out[AnnotationReservation] = v
+	}
 	return out
+}
+
+// FormatReservation renders room by node as AnnotationReservation holds
+// it, or "" when there is none or it would exceed
+// MaxReservationAnnotation bytes.
+func FormatReservation(byNode map[string]resources.List) string {
+	if len(byNode) == 0 {
+		return ""
+	}
+	rl := make(map[string]v1.ResourceList, len(byNode))
+	for node, r := range byNode {
+		rl[node] = r.ToResourceList()
+	}
+	b, err := json.Marshal(rl) // map keys come out sorted
+	if err != nil || len(b) > MaxReservationAnnotation {
+		return ""
+	}
+	return string(b)
+}
+
+// ParseReservation reads AnnotationReservation.
+func ParseReservation(v string) (map[string]resources.List, error) {
+	var rl map[string]v1.ResourceList
+	if err := json.Unmarshal([]byte(v), &rl); err != nil {
+		return nil, fmt.Errorf("%s: %w", AnnotationReservation, err)
+	}
+	out := make(map[string]resources.List, len(rl))
+	for node, l := range rl {
+		out[node] = resources.FromResourceList(l)
+	}
+	return out, nil
 }
 
 // Rejection is a waiting pod to reject, with the reason.

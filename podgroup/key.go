@@ -75,7 +75,18 @@ const (
 	// (members it names still pending) from members lost after the group
 	// ran whole; without it, it deletes nothing.
 	AnnotationQuorum = "gangsched.io/quorum"
+	// AnnotationReservation, written with AnnotationQuorum, is the room the
+	// group held for its members still to place when it was admitted, by
+	// node: JSON of node name to resource list ({"node-1":{"cpu":"2"}}).
+	// It is for people (kubectl gang describe); the scheduler does not read
+	// it back. It is left out when it would exceed MaxReservationAnnotation
+	// bytes.
+	AnnotationReservation = "gangsched.io/reservation"
 )
+
+// MaxReservationAnnotation caps AnnotationReservation, well inside the
+// 256 KiB the API server allows all of an object's annotations.
+const MaxReservationAnnotation = 32 << 10
 
 // Kind says where a group is declared.
 type Kind string

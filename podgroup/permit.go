@@ -257,6 +257,10 @@ func (m *Manager) reachQuorumLocked(g *Group, now time.Time, acts *Actions) {
 		p := &Persist{Object: obj, Quorum: formatQuorum(now, g.placedUIDs())}
 		if len(g.reserved) > 0 {
 			p.ReservedUntil = g.deadline
+			p.Reservation = make(map[string]resources.List, len(g.reserved))
+			for node, r := range g.reserved {
+				p.Reservation[node] = r.Clone()
+			}
 		}
 		g.unpersisted = p
 		g.record = &quorumRecord{at: now.Truncate(time.Second), members: map[types.UID]bool{}}

@@ -360,6 +360,9 @@ func TestPreBindWritesTheQuorumRecord(t *testing.T) {
 	if got.Annotations[podgroup.AnnotationQuorum] == "" || got.Annotations[podgroup.AnnotationReservedUntil] == "" {
 		t.Errorf("driver's annotations after PreBind: %v, want the quorum record and the reservation deadline", got.Annotations)
 	}
+	if r := got.Annotations[podgroup.AnnotationReservation]; r != `{"a":{"cpu":"1","pods":"1"}}` {
+		t.Errorf("%s = %q, want the executor's cpu 1 and pod slot reserved on node a", podgroup.AnnotationReservation, r)
+	}
 	if _, st := pl.PreBindPreFlight(ctx, state, driver, "a"); !st.IsSkip() {
 		t.Errorf("PreBindPreFlight once written = %v, want Skip", st)
 	}
