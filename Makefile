@@ -8,7 +8,7 @@ LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gangsched-
 # Integration tests start many API servers; give them time on 2 cores.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build race-build chaos image bench bench-elastic bench-go perf perf-short soak coscheduling fuzz kwok lint race spark spark-operator test test-spark unit integration vet etcd generate demo spark-demo clean
+.PHONY: all build race-build chaos helm image bench bench-elastic bench-go perf perf-short soak coscheduling fuzz kwok lint race spark spark-operator test test-spark unit integration vet etcd generate demo spark-demo clean
 
 all: build
 
@@ -32,6 +32,12 @@ etcd: $(BIN)/etcd
 $(BIN)/etcd: hack/tools/etcd/go.mod hack/tools/etcd/main.go
 	cd hack/tools/etcd && $(GO) build -o $(BIN)/etcd .
 
+## helm: the Helm CLI (helm.sh/helm/v4) in ./bin, built from the Go module proxy in its own module (hack/tools/helm);
+## the chart test renders and installs manifests/chart/gang-scheduler with it
+helm: $(BIN)/helm
+$(BIN)/helm: hack/tools/helm/go.mod
+	cd hack/tools/helm && $(GO) build -o $@ helm.sh/helm/v4/cmd/helm
+
 ## lint: golangci-lint (.golangci.yml), built from the Go module proxy in its own module (hack/tools/golangci-lint)
 lint: $(BIN)/golangci-lint
 	$(BIN)/golangci-lint run ./...
@@ -53,14 +59,14 @@ race:
 	$(GO) test -race $(UNIT_PKGS)
 
 ## integration: the tests against a real etcd and kube-apiserver, and of the built binary
-integration: etcd build
-	ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang $(GO) test -timeout $(TEST_TIMEOUT) ./test/...
+integration: etcd build helm
+	ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang HELM_BIN=$(BIN)/helm $(GO) test -timeout $(TEST_TIMEOUT) ./test/...
 
 ## test: vet, lint, the unit tests under the race detector, unit and integration tests, then the real-Spark tests on their own (their JVMs would slow the
 ## others down) — what CI runs
 TEST_ENV = ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang \
-	GANG_SCHEDULER_RACE_BIN=$(BIN)/gang-scheduler-race
-test: etcd build race-build vet lint race spark spark-operator
+	GANG_SCHEDULER_RACE_BIN=$(BIN)/gang-scheduler-race HELM_BIN=$(BIN)/helm
+test: etcd build race-build helm vet lint race spark spark-operator
 	$(TEST_ENV) $(GO) test -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /test/spark)
 	$(MAKE) test-spark
 

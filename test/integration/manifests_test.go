@@ -12,12 +12,14 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/klog/v2/ktesting"
@@ -62,18 +64,13 @@ func manifestScheme(t *testing.T) *runtime.Scheme {
 	return s
 }
 
-// manifests/ renders with kustomize, every object decodes with the
-// Kubernetes scheme, all of it applies to a real API server, and the
-// Deployment runs the binary with the configuration in its ConfigMap, which
-// kube-scheduler's loader accepts with typed Gang arguments.
-func TestManifestsApply(t *testing.T) {
-	ctx := context.Background()
-	rendered := renderManifests(t)
+// decodeManifests splits a rendering into its objects, each decoded
+// strictly with manifestScheme (typed) and as unstructured (to apply).
+func decodeManifests(t *testing.T, rendered []byte) ([]*unstructured.Unstructured, []runtime.Object) {
+	t.Helper()
 	decoder := serializer.NewCodecFactory(manifestScheme(t), serializer.EnableStrict).UniversalDeserializer()
-
 	var objs []*unstructured.Unstructured
-	var deploy *appsv1.Deployment
-	configMaps := map[string]*v1.ConfigMap{}
+	var typed []runtime.Object
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(rendered)))
 	for {
 		doc, err := reader.Read()
@@ -83,25 +80,72 @@ func TestManifestsApply(t *testing.T) {
 		if len(bytes.TrimSpace(doc)) == 0 {
 			continue
 		}
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(doc, &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		if len(u.Object) == 0 { // comments only
+			continue
+		}
 		obj, gvk, err := decoder.Decode(doc, nil, nil)
 		if err != nil {
 			t.Fatalf("decoding a manifest: %v\n%s", err, doc)
 		}
+		t.Logf("%s %s/%s", gvk.Kind, u.GetNamespace(), u.GetName())
+		objs, typed = append(objs, u), append(typed, obj)
+	}
+	return objs, typed
+}
+
+// objectClient returns a client for the resource of objects like u.
+func objectClient(t *testing.T, mapper meta.RESTMapper, cl *cluster.Cluster, u *unstructured.Unstructured) dynamic.ResourceInterface {
+	t.Helper()
+	m, err := mapper.RESTMapping(u.GroupVersionKind().GroupKind(), u.GroupVersionKind().Version)
+	if err != nil {
+		t.Fatalf("%s: %v", u.GetKind(), err)
+	}
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		return cl.Dynamic.Resource(m.Resource).Namespace(u.GetNamespace())
+	}
+	return cl.Dynamic.Resource(m.Resource)
+}
+
+// applyObjects creates every object but the CustomResourceDefinitions
+// (installed first by the caller) on the API server of cl.
+func applyObjects(ctx context.Context, t *testing.T, cl *cluster.Cluster, objs []*unstructured.Unstructured) {
+	t.Helper()
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cl.Client.Discovery()))
+	for _, u := range objs {
+		if u.GetKind() == "CustomResourceDefinition" {
+			continue
+		}
+		if _, err := objectClient(t, mapper, cl, u).Create(ctx, u, metav1.CreateOptions{}); err != nil {
+			t.Errorf("applying %s %s: %v", u.GetKind(), u.GetName(), err)
+		}
+	}
+}
+
+// manifests/ renders with kustomize, every object decodes with the
+// Kubernetes scheme, all of it applies to a real API server, and the
+// Deployment runs the binary with the configuration in its ConfigMap, which
+// kube-scheduler's loader accepts with typed Gang arguments.
+func TestManifestsApply(t *testing.T) {
+	ctx := context.Background()
+	rendered := renderManifests(t)
+	objs, typed := decodeManifests(t, rendered)
+	var deploy *appsv1.Deployment
+	configMaps := map[string]*v1.ConfigMap{}
+	for i, obj := range typed {
 		switch o := obj.(type) {
 		case *appsv1.Deployment:
 			deploy = o
 		case *v1.ConfigMap:
 			configMaps[o.Name] = o
 		}
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal(doc, &u.Object); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("%s %s/%s", gvk.Kind, u.GetNamespace(), u.GetName())
-		if gvk.Kind == "RoleBinding" && u.GetName() == "gangsched:extension-apiserver-authentication-reader" && u.GetNamespace() != "kube-system" {
+		u := objs[i]
+		if u.GetKind() == "RoleBinding" && u.GetName() == "gangsched:extension-apiserver-authentication-reader" && u.GetNamespace() != "kube-system" {
 			t.Errorf("the authentication reader binding must be in kube-system, is in %q", u.GetNamespace())
 		}
-		objs = append(objs, u)
 	}
 	if deploy == nil {
 		t.Fatal("no Deployment in manifests/")
@@ -155,26 +199,7 @@ func TestManifestsApply(t *testing.T) {
 		filepath.Join(root, "manifests", "crds", "scheduling.gangsched.io_queues.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cl.Client.Discovery()))
-	for _, u := range objs {
-		if u.GetKind() == "CustomResourceDefinition" {
-			continue
-		}
-		m, err := mapper.RESTMapping(u.GroupVersionKind().GroupKind(), u.GroupVersionKind().Version)
-		if err != nil {
-			t.Fatalf("%s: %v", u.GetKind(), err)
-		}
-		ri := cl.Dynamic.Resource(m.Resource)
-		var err2 error
-		if m.Scope.Name() == "namespace" {
-			_, err2 = ri.Namespace(u.GetNamespace()).Create(ctx, u, metav1.CreateOptions{})
-		} else {
-			_, err2 = ri.Create(ctx, u, metav1.CreateOptions{})
-		}
-		if err2 != nil {
-			t.Errorf("applying %s %s: %v", u.GetKind(), u.GetName(), err2)
-		}
-	}
+	applyObjects(ctx, t, cl, objs)
 
 	// The PodGroup CRD shipped is scheduler-plugins' own, unchanged.
 	crd, err := cluster.PodGroupCRDPath()
