@@ -4,24 +4,38 @@ GO ?= go
 BIN := $(CURDIR)/bin
 VERSION ?= v0.1.0
 K8S_VERSION := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes 2>/dev/null)
-LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gangsched-$(VERSION)
+LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gangsched-$(VERSION)
 # Integration tests start many API servers; give them time on 2 cores.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build race-build chaos helm image bench bench-elastic bench-go perf perf-short soak coscheduling fuzz kwok lint race spark spark-operator test test-spark unit integration vet etcd generate demo spark-demo clean
+.PHONY: all build race-build chaos helm image image-context bench bench-elastic bench-go perf perf-short soak coscheduling fuzz kwok lint race spark spark-operator test test-spark unit integration vet etcd generate demo spark-demo clean
 
 all: build
 
-## build: the gang-scheduler binary and the kubectl-gang plugin in ./bin
+## build: the gang-scheduler binary and the kubectl-gang plugin in ./bin, static (no cgo): the image holds
+## exactly the binary the tests run
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/gang-scheduler ./cmd/gang-scheduler
-	$(GO) build -o $(BIN)/kubectl-gang ./cmd/kubectl-gang
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/gang-scheduler ./cmd/gang-scheduler
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/kubectl-gang ./cmd/kubectl-gang
 
-## image: the container image manifests/ deploys (needs a Docker engine)
+## image: the container image manifests/ deploys, FROM scratch (nothing pulled from a registry; needs a Docker engine)
 IMAGE ?= ghcr.io/gangsched/gang-scheduler:$(VERSION)
-image:
-	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/gang-scheduler-static ./cmd/gang-scheduler
-	docker build -t $(IMAGE) .
+image: build
+	$(MAKE) image-context
+	docker build -f Dockerfile -t $(IMAGE) $(IMAGE_CONTEXT)
+
+## image-context: what the image holds, staged in $(IMAGE_CONTEXT): the static binary, this machine's CA bundle
+## (Debian's ca-certificates) and a passwd/group naming the non-root user 65532
+IMAGE_CONTEXT ?= $(CURDIR)/_output/image
+IMAGE_BINARY ?= $(BIN)/gang-scheduler
+CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+image-context:
+	@test -f $(CA_BUNDLE) || { echo "no CA bundle at $(CA_BUNDLE): apt-get install ca-certificates, or set CA_BUNDLE"; exit 1; }
+	rm -rf $(IMAGE_CONTEXT) && mkdir -p $(IMAGE_CONTEXT)/etc/ssl/certs
+	cp $(IMAGE_BINARY) $(IMAGE_CONTEXT)/gang-scheduler
+	cp $(CA_BUNDLE) $(IMAGE_CONTEXT)/etc/ssl/certs/ca-certificates.crt
+	printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' > $(IMAGE_CONTEXT)/etc/passwd
+	printf 'root:x:0:\nnonroot:x:65532:\n' > $(IMAGE_CONTEXT)/etc/group
 
 ## race-build: gang-scheduler built with the race detector, for the chaos tests (test/chaos)
 race-build:
