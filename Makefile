@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gang
 # Integration tests start many API servers; give them time on 2 cores.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build race-build chaos helm image image-context bench bench-elastic bench-go perf perf-short soak coscheduling fuzz kwok lint race spark spark-operator test test-spark unit integration vet etcd generate demo spark-demo clean
+.PHONY: all build race-build chaos helm image image-context promql-metrics bench bench-elastic bench-go perf perf-short soak coscheduling fuzz kwok lint race spark spark-operator test test-spark unit integration vet etcd generate demo spark-demo clean
 
 all: build
 
@@ -52,6 +52,12 @@ helm: $(BIN)/helm
 $(BIN)/helm: hack/tools/helm/go.mod
 	cd hack/tools/helm && $(GO) build -o $@ helm.sh/helm/v4/cmd/helm
 
+## promql-metrics: lists the metrics each Grafana dashboard query selects, with Prometheus' PromQL parser
+## (hack/tools/promql-metrics, its own module); the dashboard test checks them against a scrape of the binary
+promql-metrics: $(BIN)/promql-metrics
+$(BIN)/promql-metrics: hack/tools/promql-metrics/go.mod hack/tools/promql-metrics/main.go
+	cd hack/tools/promql-metrics && $(GO) build -o $@ .
+
 ## lint: golangci-lint (.golangci.yml), built from the Go module proxy in its own module (hack/tools/golangci-lint)
 lint: $(BIN)/golangci-lint
 	$(BIN)/golangci-lint run ./...
@@ -73,14 +79,15 @@ race:
 	$(GO) test -race $(UNIT_PKGS)
 
 ## integration: the tests against a real etcd and kube-apiserver, and of the built binary
-integration: etcd build helm
-	ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang HELM_BIN=$(BIN)/helm $(GO) test -timeout $(TEST_TIMEOUT) ./test/...
+integration: etcd build helm promql-metrics
+	ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang HELM_BIN=$(BIN)/helm \
+	  PROMQL_METRICS_BIN=$(BIN)/promql-metrics $(GO) test -timeout $(TEST_TIMEOUT) ./test/...
 
 ## test: vet, lint, the unit tests under the race detector, unit and integration tests, then the real-Spark tests on their own (their JVMs would slow the
 ## others down) — what CI runs
 TEST_ENV = ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang \
-	GANG_SCHEDULER_RACE_BIN=$(BIN)/gang-scheduler-race HELM_BIN=$(BIN)/helm
-test: etcd build race-build helm vet lint race spark spark-operator
+	GANG_SCHEDULER_RACE_BIN=$(BIN)/gang-scheduler-race HELM_BIN=$(BIN)/helm PROMQL_METRICS_BIN=$(BIN)/promql-metrics
+test: etcd build race-build helm promql-metrics vet lint race spark spark-operator
 	$(TEST_ENV) $(GO) test -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /test/spark)
 	$(MAKE) test-spark
 

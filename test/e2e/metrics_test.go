@@ -23,8 +23,9 @@ import (
 // After a scenario with an admission, a preemption and a permit timeout,
 // the scheduler's /metrics endpoint reports them: admission latency,
 // preemption victims, releases, reservation hold times, and per-queue
-// pending groups and resources; and `kubectl gang status` shows the queue
-// and a waiting group with its reason.
+// pending groups and resources; every query of the Grafana dashboard
+// (manifests/dashboards) selects metrics it serves; and `kubectl gang
+// status` shows the queue and a waiting group with its reason.
 func TestMetricsAfterScenario(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -127,6 +128,9 @@ func TestMetricsAfterScenario(t *testing.T) {
 			t.Errorf("%s = %v (found %v)", series, v, found)
 		}
 	}
+
+	// Every query of the Grafana dashboard selects metrics served here.
+	t.Run("dashboard", func(t *testing.T) { checkDashboards(t, body) })
 
 	// Statuses and reasons are written in the background: poll until they show.
 	var out []byte

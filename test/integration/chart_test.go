@@ -112,8 +112,9 @@ func loadSchedulerConfig(t *testing.T, r rendering) *schedconfig.KubeSchedulerCo
 // kustomize manifests hold (but the Namespace, which helm install
 // --create-namespace makes): the same RBAC, the same pod spec, a
 // configuration kube-scheduler loads to the same thing, the same CRDs and
-// default Queue. Values change what they say, and helm install applies the
-// chart to a real API server.
+// default Queue. Values change what they say (the Grafana dashboard's
+// ConfigMap among them), and helm install applies the chart to a real API
+// server.
 func TestChartMatchesManifests(t *testing.T) {
 	ctx := context.Background()
 	run := helm(t)
@@ -181,7 +182,8 @@ func TestChartMatchesManifests(t *testing.T) {
 
 	// Values do what they say.
 	out, err = run("template", "gang-scheduler", chartPath, "--namespace", chartNamespace,
-		"--set", "schedulerName=spark-gang,replicas=1,image.tag=dev,gangArgs.permitTimeoutSeconds=30,gangArgs.maxAdmitAhead=4,leaderElection.enabled=false")
+		"--set", "schedulerName=spark-gang,replicas=1,image.tag=dev,gangArgs.permitTimeoutSeconds=30,gangArgs.maxAdmitAhead=4,leaderElection.enabled=false",
+		"--set", "grafanaDashboard.enabled=true")
 	if err != nil {
 		t.Fatalf("helm template with values: %v", err)
 	}
@@ -195,6 +197,16 @@ func TestChartMatchesManifests(t *testing.T) {
 	deploy, _ := set.typed["Deployment "+chartNamespace+"/gang-scheduler"].(*appsv1.Deployment)
 	if deploy == nil || *deploy.Spec.Replicas != 1 || deploy.Spec.Template.Spec.Containers[0].Image != "ghcr.io/gangsched/gang-scheduler:dev" {
 		t.Errorf("replicas and image.tag not in the Deployment: %+v", deploy)
+	}
+
+	dash, _ := set.typed["ConfigMap "+chartNamespace+"/gang-scheduler-dashboard"].(*v1.ConfigMap)
+	root, _ := cluster.RepoRoot()
+	want, err := os.ReadFile(filepath.Join(root, "manifests", "dashboards", "gangsched.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dash == nil || dash.Labels["grafana_dashboard"] != "1" || strings.TrimSpace(dash.Data["gangsched.json"]) != strings.TrimSpace(string(want)) {
+		t.Errorf("grafanaDashboard.enabled: no ConfigMap labelled grafana_dashboard holding manifests/dashboards/gangsched.json")
 	}
 
 	// helm install on a real API server: CRDs first, then the rest, in a
