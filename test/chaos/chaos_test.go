@@ -1,5 +1,6 @@
 // Package chaos runs the contention workload of bench/sim through the
-// gang-scheduler binary while faults strike at seeded random moments, with
+// gang-scheduler binary while faults strike at seeded random moments (kills,
+// leader failovers, API brownouts, API server restarts), with
 // the invariant checker (test/invariant) watching the API server: the
 // checker must find nothing, and every app must finish. `make test` runs
 // the short form with a scheduler built with the race detector
@@ -72,6 +73,10 @@ const (
 	// apiserver restarts the API server on the same etcd, cutting every
 	// connection and watch.
 	apiserver = "apiserver"
+	// brownout puts a proxy between the scheduler and the API server that,
+	// for a few seconds from each fault point, answers 429s and 5xx, slows
+	// requests down and cuts watches (brownoutProxy).
+	brownout = "brownout"
 )
 
 // run is one chaos run.
@@ -107,6 +112,15 @@ func TestAPIServerRestartedAtRandomMoments(t *testing.T) {
 	}
 	for _, seed := range parseSeeds(t) {
 		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) { run{seed: seed, fault: apiserver, points: max(1, *kills/2)}.do(t) })
+	}
+}
+
+// The scheduler talks to the API server through a proxy that browns out for
+// five seconds from each fault point: 429s, 503s and 500s, slow answers,
+// watches cut after a few seconds.
+func TestAPIBrownoutsAtRandomMoments(t *testing.T) {
+	for _, seed := range parseSeeds(t) {
+		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) { run{seed: seed, fault: brownout, points: *kills}.do(t) })
 	}
 }
 
@@ -153,7 +167,19 @@ func (r run) do(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := manifests.SchedulerConfig(manifests.RenderOptions{Kubeconfig: c.KubeconfigPath, LeaderElect: r.fault == failover,
+	kubeconfig := c.KubeconfigPath
+	var proxy *brownoutProxy
+	if r.fault == brownout {
+		if proxy, err = startBrownoutProxy(c.Config, r.seed); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(proxy.Stop)
+		kubeconfig = filepath.Join(t.TempDir(), "kubeconfig-proxied")
+		if err := writeProxiedKubeconfig(kubeconfig, proxy.URL, c.Config); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := manifests.SchedulerConfig(manifests.RenderOptions{Kubeconfig: kubeconfig, LeaderElect: r.fault == failover,
 		Args: func(a *configv1.GangArgs) {
 			a.RetryBackoffSeconds = ptr.To[int64](1)
 			a.MaxRetryBackoffSeconds = ptr.To[int64](4)
@@ -169,7 +195,7 @@ func (r run) do(t *testing.T) {
 	}
 	var all []*cluster.Scheduler
 	start := func() *cluster.Scheduler {
-		s := cluster.StartScheduler(t, binary, c.KubeconfigPath, fmt.Sprintf("gangsched-%d", len(all)+1), cfg, flags...)
+		s := cluster.StartScheduler(t, binary, kubeconfig, fmt.Sprintf("gangsched-%d", len(all)+1), cfg, flags...)
 		all = append(all, s)
 		return s
 	}
@@ -220,6 +246,11 @@ func (r run) do(t *testing.T) {
 			log = append(log, fmt.Sprintf("API server restarted at %s, back after %s", now, (time.Since(begin).Round(100*time.Millisecond)-now)))
 			continue
 		}
+		if r.fault == brownout {
+			proxy.brownout(5 * time.Second)
+			log = append(log, fmt.Sprintf("brownout from %s for 5s", now))
+			continue
+		}
 		i := rng.Intn(len(replicas))
 		pause := time.Duration(rng.Int63n(int64(2 * time.Second)))
 		replicas[i].Kill(t)
@@ -234,6 +265,9 @@ func (r run) do(t *testing.T) {
 		t.Fatal(out.err)
 	}
 	res := out.res
+	if proxy != nil {
+		t.Logf("through the proxy: %s", proxy.Counts())
+	}
 	t.Logf("seed %d, %s: %d of %d fault points struck before the apps were done\n  %s", r.seed, r.fault, len(log), r.points, strings.Join(log, "\n  "))
 	t.Logf("%s: %d/%d apps done in %s, %d resubmitted after preemption; %d checks, %d deletions seen only by a relist; violations: %s",
 		res.Outcome, res.Completed, res.Apps, res.Makespan.Round(100*time.Millisecond), res.Resubmitted, checker.Checks(), checker.Unjudged(), checker.Report())
