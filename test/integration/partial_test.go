@@ -7,6 +7,7 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -98,4 +99,59 @@ func TestPartialBindingReleasedAfterPermitTimeout(t *testing.T) {
 		t.Errorf("trio-0 has no DisruptionTarget condition with reason %s: %+v", podgroup.DisruptionReasonReleased, p.Status.Conditions)
 	}
 	e.stayUnbound(time.Second, "trio-1", "trio-2")
+}
+
+// Members of groups that ran whole are evicted through the Eviction API (as
+// kubectl drain and the descheduler do), some while the scheduler runs and
+// some while it is down. The scheduler that starts after finds fewer than
+// the minimum bound, tells from the quorum record that the groups ran
+// whole, and deletes none of their running pods, for a PodGroup and for a
+// Spark app alike; the executor Spark creates in place of the evicted ones
+// is placed.
+func TestEvictionsAfterAGroupRanNeverReleaseIt(t *testing.T) {
+	e := newEnv(t, gangConfig(func(a *configv1.GangArgs) { a.PermitTimeoutSeconds = ptr.To[int64](2) }))
+	e.kubelet(e.ns)
+	e.nodes("n", 2, "4")
+	e.createPodGroup(w.MakePodGroup("", "trio").MinMember(3).Timeout(2).Obj())
+	for _, name := range []string{"trio-0", "trio-1", "trio-2"} {
+		e.create(w.MakePod("", name).Group("trio").Req("cpu", "1").Obj())
+	}
+	driver, execs := sparkApp("pi", 2)
+	d := e.create(driver)[0]
+	e.sparkDriver(d, execs...)
+	e.waitBound(20*time.Second, append(names(execs...), "trio-0", "trio-1", "trio-2", driver.Name)...)
+
+	evict := func(name string) {
+		t.Helper()
+		if err := e.c.Client.CoreV1().Pods(e.ns).EvictV1(e.ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns}}); err != nil {
+			t.Fatalf("evicting %s: %v", name, err)
+		}
+		e.waitGone(name)
+	}
+	evict("trio-2")
+	evict(execs[0].Name)
+	time.Sleep(3 * time.Second) // past the groups' 2 s permit timeout
+	e.stop()
+	evict("trio-1")
+	evict(execs[1].Name)
+	startScheduler(t, e.c, e.config)
+	time.Sleep(5 * time.Second)
+	for _, name := range []string{"trio-0", driver.Name} {
+		if p, err := e.c.Client.CoreV1().Pods(e.ns).Get(e.ctx, name, metav1.GetOptions{}); err != nil || p.DeletionTimestamp != nil {
+			t.Errorf("%s was deleted (%v): its group ran whole before its members were evicted", name, err)
+		}
+	}
+	e.create(w.MakeSparkExecutor("", "pi", 3, d).Req("cpu", "1", "memory", "2Gi").Obj())
+	e.waitBound(20*time.Second, "pi-exec-3")
+}
+
+// waitGone waits until the pod is deleted.
+func (e *env) waitGone(name string) {
+	e.t.Helper()
+	if err := wait.PollUntilContextTimeout(e.ctx, 100*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := e.c.Client.CoreV1().Pods(e.ns).Get(ctx, name, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	}); err != nil {
+		e.t.Fatalf("%s not gone: %v", name, err)
+	}
 }
