@@ -72,7 +72,6 @@ func startBrownoutProxy(cfg *rest.Config, seed int64) (*brownoutProxy, error) {
 	}
 	rp := httputil.NewSingleHostReverseProxy(target)
 	rp.Transport, rp.FlushInterval = transport, -1 // watches stream
-	rp.ErrorLog = nil
 	rp.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
 		if !strings.Contains(err.Error(), "context canceled") {
 			http.Error(w, err.Error(), http.StatusBadGateway)

@@ -56,13 +56,7 @@ func checkDashboards(t *testing.T, body string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := os.Getenv(promqlEnv)
-	if bin == "" {
-		bin = filepath.Join(root, "bin", "promql-metrics")
-		if _, err := os.Stat(bin); err != nil {
-			t.Skipf("%s is unset and there is no bin/promql-metrics: `make promql-metrics` builds it (make test does)", promqlEnv)
-		}
-	}
+	bin := cluster.Tool(t, promqlEnv, "promql-metrics")
 	dashboards, err := filepath.Glob(filepath.Join(root, "manifests", "dashboards", "*.json"))
 	if err != nil || len(dashboards) == 0 {
 		t.Fatalf("no dashboard in manifests/dashboards: %v", err)

@@ -43,13 +43,7 @@ func helm(t *testing.T) func(args ...string) ([]byte, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := os.Getenv(helmEnv)
-	if bin == "" {
-		bin = filepath.Join(root, "bin", "helm")
-		if _, err := os.Stat(bin); err != nil {
-			t.Skipf("%s is unset and there is no bin/helm: `make helm` builds it (make test does)", helmEnv)
-		}
-	}
+	bin := cluster.Tool(t, helmEnv, "helm")
 	home := t.TempDir()
 	return func(args ...string) ([]byte, error) {
 		cmd := exec.Command(bin, args...)
