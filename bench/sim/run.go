@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -244,7 +246,10 @@ func (s *Simulator) submit(ctx context.Context, start time.Time, wl Workload) {
 			if a.Queue != "" {
 				pg.Labels[v1alpha1.QueueLabel] = a.Queue
 			}
-			if _, err := s.pgs.SchedulingV1alpha1().PodGroups(s.opts.Namespace).Create(ctx, pg, metav1.CreateOptions{}); err != nil {
+			if err := s.create(ctx, "PodGroup "+pg.Name, func() error {
+				_, err := s.pgs.SchedulingV1alpha1().PodGroups(s.opts.Namespace).Create(ctx, pg, metav1.CreateOptions{})
+				return err
+			}); err != nil {
 				continue
 			}
 		}
@@ -259,8 +264,43 @@ func (s *Simulator) createDriver(ctx context.Context, a *App) {
 	driver := a.driverPod(s.opts.SchedulerName)
 	driver.Namespace = s.opts.Namespace
 	driver.UID = ""
-	if _, err := s.client.CoreV1().Pods(s.opts.Namespace).Create(ctx, driver, metav1.CreateOptions{}); err != nil && ctx.Err() == nil {
-		fmt.Fprintf(s.progressOut(), "creating driver %s: %v\n", a.Name, err)
+	_ = s.createPod(ctx, "driver", driver)
+}
+
+// createPod creates pod (see create); what names its role in the error
+// printed if it cannot be created.
+func (s *Simulator) createPod(ctx context.Context, what string, pod *v1.Pod) error {
+	return s.create(ctx, what+" "+pod.Name, func() error {
+		_, err := s.client.CoreV1().Pods(s.opts.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+		return err
+	})
+}
+
+// create makes call until it succeeds, the object turns out to exist (a
+// create the API server applied but whose answer was lost), it fails for a
+// reason that does not pass (invalid, forbidden), or ctx ends; failures
+// are printed. So an API server restarting or browning out delays an
+// app's pods and never loses them: Spark's executor allocator asks again
+// for the executors it lacks at each batch, and Spark Operator submits
+// again an app whose submission failed.
+func (s *Simulator) create(ctx context.Context, what string, call func() error) error {
+	backoff := wait.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Cap: 2 * time.Second, Steps: math.MaxInt32}
+	for {
+		err := call()
+		switch {
+		case err == nil || apierrors.IsAlreadyExists(err):
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case apierrors.IsInvalid(err) || apierrors.IsForbidden(err) || apierrors.IsBadRequest(err) || apierrors.IsNotFound(err):
+			fmt.Fprintf(s.progressOut(), "creating %s: %v\n", what, err)
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff.Step()):
+		}
 	}
 }
 
@@ -387,9 +427,7 @@ func (s *Simulator) submitPlain(ctx context.Context, start time.Time, wl Workloa
 		s.mu.Lock()
 		s.plain[p.Name].submitted = time.Now()
 		s.mu.Unlock()
-		if _, err := s.client.CoreV1().Pods(s.opts.Namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil && ctx.Err() == nil {
-			fmt.Fprintf(s.progressOut(), "creating pod %s: %v\n", p.Name, err)
-		}
+		_ = s.createPod(ctx, "pod", pod)
 	}
 }
 
@@ -561,9 +599,7 @@ func (s *Simulator) addExecutor(ctx context.Context, st *appState, attempt int, 
 	ex := st.app.executorPod(s.opts.SchedulerName, id, driver)
 	ex.Namespace = s.opts.Namespace
 	ex.UID = ""
-	if _, err := s.client.CoreV1().Pods(s.opts.Namespace).Create(ctx, ex, metav1.CreateOptions{}); err != nil && ctx.Err() == nil {
-		fmt.Fprintf(s.progressOut(), "creating executor %s: %v\n", ex.Name, err)
-	}
+	_ = s.createPod(ctx, "executor", ex)
 	return true
 }
 
