@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gang
 # Integration tests start many API servers; give them time on 2 cores.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build race-build chaos helm image image-context promql-metrics bench bench-elastic bench-go perf perf-short soak coscheduling fuzz kwok lint race spark spark-operator test test-spark unit integration vet etcd generate demo spark-demo clean
+.PHONY: all build race-build previous-release chaos helm image image-context promql-metrics bench bench-elastic bench-go perf perf-short soak coscheduling fuzz kwok lint race spark spark-operator test test-spark unit integration vet etcd generate demo spark-demo clean
 
 all: build
 
@@ -40,6 +40,21 @@ image-context:
 ## race-build: gang-scheduler built with the race detector, for the chaos tests (test/chaos)
 race-build:
 	$(GO) build -race -ldflags "$(LDFLAGS)" -o $(BIN)/gang-scheduler-race ./cmd/gang-scheduler
+
+## previous-release: the gang-scheduler of the previous release (PREVIOUS_RELEASE, a commit of this repository:
+## the main that landed before this release's work), built from its tree (git archive) into
+## bin/gang-scheduler-previous; the chaos tests' rolling upgrade starts on it. Bump it at each release.
+PREVIOUS_RELEASE ?= 17b5dd15c06385b1a9f4b255358a0126ab78ade9
+previous-release: $(BIN)/gang-scheduler-previous
+$(BIN)/gang-scheduler-previous: Makefile
+	@git cat-file -e $(PREVIOUS_RELEASE)^{commit} 2>/dev/null || { \
+	  echo "previous-release: commit $(PREVIOUS_RELEASE) is not in this clone (shallow?): git fetch --unshallow"; exit 1; }
+	rm -rf $(CURDIR)/_output/previous && mkdir -p $(CURDIR)/_output/previous
+	git archive $(PREVIOUS_RELEASE) | tar -x -C $(CURDIR)/_output/previous
+	cd $(CURDIR)/_output/previous && CGO_ENABLED=0 $(GO) build \
+	  -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gangsched-$(shell echo $(PREVIOUS_RELEASE) | cut -c1-12)" \
+	  -o $@ ./cmd/gang-scheduler
+	rm -rf $(CURDIR)/_output/previous
 
 ## etcd: a real etcd in ./bin, built from the Go module proxy (hack/tools/etcd)
 etcd: $(BIN)/etcd
@@ -86,8 +101,8 @@ integration: etcd build helm promql-metrics
 ## test: vet, lint, the unit tests under the race detector, unit and integration tests, then the real-Spark tests on their own (their JVMs would slow the
 ## others down) — what CI runs
 TEST_ENV = ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang \
-	GANG_SCHEDULER_RACE_BIN=$(BIN)/gang-scheduler-race HELM_BIN=$(BIN)/helm PROMQL_METRICS_BIN=$(BIN)/promql-metrics
-test: etcd build race-build helm promql-metrics vet lint race spark spark-operator
+	GANG_SCHEDULER_RACE_BIN=$(BIN)/gang-scheduler-race GANG_SCHEDULER_PREVIOUS_BIN=$(BIN)/gang-scheduler-previous HELM_BIN=$(BIN)/helm PROMQL_METRICS_BIN=$(BIN)/promql-metrics
+test: etcd build race-build previous-release helm promql-metrics vet lint race spark spark-operator
 	$(TEST_ENV) $(GO) test -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /test/spark)
 	$(MAKE) test-spark
 
@@ -208,15 +223,16 @@ perf perf-short: etcd
 	$(GO) run ./bench/perf/report $(PERF_OUT)/*/BenchmarkPerfScheduling_benchmark_gangsched_*.json
 
 ## chaos: the long chaos runs (test/chaos): the contention workload of CHAOS_APPS apps with CHAOS_KILLS scheduler
-## kills, and as many with two replicas and leader failover, per seed, the invariant checker (test/invariant)
-## watching, the scheduler built with the race detector. CHAOS_FLAGS=-chaos.apiserver adds half as many API server
-## restarts (not passing yet). Figures in the log (_output/chaos/chaos.log).
+## kills, as many with two replicas and leader failover, as many API brownouts, half as many API server restarts,
+## and a rolling upgrade from the previous release, per seed, the invariant checker (test/invariant) watching, the
+## scheduler built with the race detector. Figures in the log (_output/chaos/chaos.log).
 CHAOS_KILLS ?= 20
 CHAOS_APPS ?= 60
 CHAOS_SEEDS ?= 1,2
-chaos: etcd race-build
+chaos: etcd race-build previous-release
 	mkdir -p _output/chaos
-	ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_RACE_BIN=$(BIN)/gang-scheduler-race $(GO) test -count=1 -timeout 2h -v ./test/chaos/ \
+	ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_RACE_BIN=$(BIN)/gang-scheduler-race GANG_SCHEDULER_PREVIOUS_BIN=$(BIN)/gang-scheduler-previous \
+	  $(GO) test -count=1 -timeout 2h -v ./test/chaos/ \
 	  -chaos.kills=$(CHAOS_KILLS) -chaos.apps=$(CHAOS_APPS) -chaos.seeds=$(CHAOS_SEEDS) $(CHAOS_FLAGS) 2>&1 | tee _output/chaos/chaos.log | \
 	  grep -E '^(---|ok|FAIL|PASS)|chaos_test.go|struck|violations'; test $${PIPESTATUS[0]} -eq 0
 

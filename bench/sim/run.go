@@ -178,6 +178,7 @@ func (s *Simulator) Run(ctx context.Context, wl Workload) (*Result, error) {
 	}
 
 	start := time.Now()
+	s.mu.Lock()
 	s.lastChange = start
 	for i := range wl.Apps {
 		a := &wl.Apps[i]
@@ -186,6 +187,7 @@ func (s *Simulator) Run(ctx context.Context, wl Workload) (*Result, error) {
 	for i := range wl.Plain {
 		s.plain[wl.Plain[i].Name] = &plainState{plain: &wl.Plain[i]}
 	}
+	s.mu.Unlock()
 	go s.submit(ctx, start, wl)
 	go s.submitPlain(ctx, start, wl)
 	lastArrival := wl.Apps[len(wl.Apps)-1].Arrival
@@ -224,6 +226,17 @@ func (s *Simulator) Run(ctx context.Context, wl Workload) (*Result, error) {
 			}
 		}
 	}
+}
+
+// Started reports whether app's current attempt has started its work: its
+// gang's executors all ran (while its pods are ending, or after it was
+// preempted, too). Before, its gang may still hold room for members to
+// come. It may be called while Run runs.
+func (s *Simulator) Started(app string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.apps[app]
+	return st != nil && (!st.started.IsZero() || !st.current(st.attempt))
 }
 
 // submit creates each app's driver (and PodGroup) at its arrival time.

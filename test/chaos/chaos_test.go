@@ -33,13 +33,12 @@ var (
 	kills = flag.Int("chaos.kills", 4, "scheduler kills (SIGKILL) per run")
 	seeds = flag.String("chaos.seeds", "1", "comma-separated seeds; a run per seed")
 	apps  = flag.Int("chaos.apps", 14, "Spark apps per run")
-	// The API server restarts are not in make test yet: the simulator
-	// (bench/sim) loses track of an app now and then across a restart, and
-	// the run stalls with the scheduler done.
-	withAPIServer = flag.Bool("chaos.apiserver", false, "also run the API server restarts")
 )
 
-var binary string
+// binary is the scheduler under test; previous, the previous release's
+// (GANG_SCHEDULER_PREVIOUS_BIN, make previous-release), which the rolling
+// upgrade starts from.
+var binary, previous string
 
 func TestMain(m *testing.M) {
 	os.Exit(func() int {
@@ -59,6 +58,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
+		previous = os.Getenv("GANG_SCHEDULER_PREVIOUS_BIN")
 		return cluster.RunMainWithoutLeakCheck(m)
 	}())
 }
@@ -77,6 +77,11 @@ const (
 	// for a few seconds from each fault point, answers 429s and 5xx, slows
 	// requests down and cuts watches (brownoutProxy).
 	brownout = "brownout"
+	// upgrade runs two replicas of the previous release with leader
+	// election and replaces them one at a time by this one, as a
+	// Deployment's rolling update does: the new replica starts, then the
+	// old one gets SIGTERM.
+	upgrade = "upgrade"
 )
 
 // run is one chaos run.
@@ -107,9 +112,6 @@ func TestLeaderFailoverAtRandomMoments(t *testing.T) {
 // The API server is restarted at random moments (half as many as the
 // kills: each takes seconds), every watch cut.
 func TestAPIServerRestartedAtRandomMoments(t *testing.T) {
-	if !*withAPIServer {
-		t.Skip("API server restarts run with -chaos.apiserver (the simulator does not follow every app across them yet)")
-	}
 	for _, seed := range parseSeeds(t) {
 		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) { run{seed: seed, fault: apiserver, points: max(1, *kills/2)}.do(t) })
 	}
@@ -121,6 +123,19 @@ func TestAPIServerRestartedAtRandomMoments(t *testing.T) {
 func TestAPIBrownoutsAtRandomMoments(t *testing.T) {
 	for _, seed := range parseSeeds(t) {
 		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) { run{seed: seed, fault: brownout, points: *kills}.do(t) })
+	}
+}
+
+// A rolling upgrade from the previous release to this one, apps in flight:
+// the old leader hands over to a new replica, which must take up every
+// reservation the old one held (a ReservationRestored Event on each group
+// that held room for members still to come when the old leader left).
+func TestRollingUpgradeWithAppsInFlight(t *testing.T) {
+	if previous == "" {
+		t.Skip("no previous release to upgrade from: set GANG_SCHEDULER_PREVIOUS_BIN (make previous-release builds it)")
+	}
+	for _, seed := range parseSeeds(t) {
+		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) { run{seed: seed, fault: upgrade, points: 2}.do(t) })
 	}
 }
 
@@ -179,7 +194,8 @@ func (r run) do(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := manifests.SchedulerConfig(manifests.RenderOptions{Kubeconfig: kubeconfig, LeaderElect: r.fault == failover,
+	replicated := r.fault == failover || r.fault == upgrade
+	cfg, err := manifests.SchedulerConfig(manifests.RenderOptions{Kubeconfig: kubeconfig, LeaderElect: replicated,
 		Args: func(a *configv1.GangArgs) {
 			a.RetryBackoffSeconds = ptr.To[int64](1)
 			a.MaxRetryBackoffSeconds = ptr.To[int64](4)
@@ -189,30 +205,39 @@ func (r run) do(t *testing.T) {
 	}
 	var flags []string
 	replicas := make([]*cluster.Scheduler, 1)
-	if r.fault == failover {
+	if replicated {
 		replicas = make([]*cluster.Scheduler, 2)
 		flags = []string{"--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=1s"}
 	}
 	var all []*cluster.Scheduler
-	start := func() *cluster.Scheduler {
-		s := cluster.StartScheduler(t, binary, kubeconfig, fmt.Sprintf("gangsched-%d", len(all)+1), cfg, flags...)
+	startBinary := func(bin string) *cluster.Scheduler {
+		s := cluster.StartScheduler(t, bin, kubeconfig, fmt.Sprintf("gangsched-%d", len(all)+1), cfg, flags...)
 		all = append(all, s)
 		return s
 	}
+	start := func() *cluster.Scheduler { return startBinary(binary) }
 	for i := range replicas {
-		replicas[i] = start()
+		if r.fault == upgrade {
+			replicas[i] = startBinary(previous)
+		} else {
+			replicas[i] = start()
+		}
 	}
+	// The rolling upgrade's handovers: when the old leader left, and the
+	// groups that held room for members to come then.
+	var handovers []handover
 
 	type outcome struct {
 		res *sim.Result
 		err error
 	}
 	done := make(chan outcome, 1)
+	simulator := sim.New(c.Client, c.PodGroups, sim.Options{
+		Namespace: env.Namespace, SchedulerName: sim.SchedulerName,
+		Stall: 90 * time.Second, Timeout: 5 * time.Minute, Resubmit: time.Second,
+	})
 	go func() {
-		res, err := sim.New(c.Client, c.PodGroups, sim.Options{
-			Namespace: env.Namespace, SchedulerName: sim.SchedulerName,
-			Stall: 90 * time.Second, Timeout: 5 * time.Minute, Resubmit: time.Second,
-		}).Run(ctx, wl)
+		res, err := simulator.Run(ctx, wl)
 		done <- outcome{res, err}
 	}()
 
@@ -223,6 +248,10 @@ func (r run) do(t *testing.T) {
 	points := make([]time.Duration, r.points)
 	for i := range points {
 		points[i] = time.Duration(rng.Int63n(int64(span)))
+		if r.fault == upgrade {
+			// Mid-run, while apps arrive and groups hold room.
+			points[i] = span/5 + time.Duration(rng.Int63n(int64(span*2/5)))
+		}
 	}
 	sort.Slice(points, func(i, j int) bool { return points[i] < points[j] })
 	begin := time.Now()
@@ -249,6 +278,30 @@ func (r run) do(t *testing.T) {
 		if r.fault == brownout {
 			proxy.brownout(5 * time.Second)
 			log = append(log, fmt.Sprintf("brownout from %s for 5s", now))
+			continue
+		}
+		if r.fault == upgrade {
+			// The next old replica is replaced: a new one starts (the
+			// surge), then the old one is terminated gracefully.
+			i := len(log)
+			next := start()
+			time.Sleep(time.Second)
+			leader := replicas[i].Leads()
+			if leader {
+				// The leader goes while some group holds room for
+				// members to come, if one does within a few seconds.
+				waitReserving(ctx, c, simulator, env.Namespace, wl, 5*time.Second)
+			}
+			replicas[i].Terminate()
+			if leader {
+				h := handover{at: time.Now()}
+				if h.reserving, err = reservingGroups(ctx, c, simulator, env.Namespace, wl); err != nil {
+					t.Fatal(err)
+				}
+				handovers = append(handovers, h)
+			}
+			log = append(log, fmt.Sprintf("%s (previous release, leader %v) replaced by %s at %s", replicas[i].Name(), leader, next.Name(), now))
+			replicas[i] = next
 			continue
 		}
 		i := rng.Intn(len(replicas))
@@ -279,6 +332,9 @@ func (r run) do(t *testing.T) {
 	}
 	if checker.Checks() == 0 {
 		t.Error("the invariant checker never ran")
+	}
+	if r.fault == upgrade {
+		checkHandovers(ctx, t, c, env.Namespace, len(log), handovers)
 	}
 	defer func() {
 		if !t.Failed() {

@@ -105,6 +105,27 @@ func (s *Scheduler) Kill(t testing.TB) {
 	<-s.exited
 }
 
+// Terminate stops the scheduler gracefully (SIGTERM, SIGKILL after 10s),
+// as a rolling update or a drain stops a pod.
+func (s *Scheduler) Terminate() {
+	terminate(s.cmd, s.exited, 10*time.Second)
+}
+
+// Leads reports whether the scheduler holds its leader Lease, from its
+// leader_election_master_status metric.
+func (s *Scheduler) Leads() bool {
+	code, body := s.Get("/metrics")
+	if code != http.StatusOK {
+		return false
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, "leader_election_master_status{") && strings.HasSuffix(line, " 1") {
+			return true
+		}
+	}
+	return false
+}
+
 // terminate ends the process of cmd, whose exited is closed once it was
 // waited for: SIGTERM, then SIGKILL after grace.
 func terminate(cmd *exec.Cmd, exited <-chan struct{}, grace time.Duration) {
