@@ -76,7 +76,8 @@ type Persist struct {
 	Object        runtime.Object
 	ReservedUntil time.Time
 	Quorum        string
-	// Reservation is the room reserved by node; nil for none.
+	// Reservation is the room reserved by node; nil for none to write,
+	// empty when a room written before is no longer held.
 	Reservation map[string]resources.List
 }
 
@@ -88,6 +89,8 @@ func (p Persist) Annotations() map[string]string {
 	}
 	if v := FormatReservation(p.Reservation); v != "" {
 		out[AnnotationReservation] = v
+	} else if p.Reservation != nil && len(p.Reservation) == 0 {
+		out[AnnotationReservation] = "{}" // the room held before is all gone
 	}
 	return out
 }

@@ -197,6 +197,7 @@ func (m *Manager) replanLocked(logger klog.Logger, g *Group, nodes Nodes, exclud
 			return false
 		}
 		m.trimReservationLocked(g, rooms, exclude, acts)
+		g.recordMoved()
 		m.eventLocked(g, acts, v1.EventTypeWarning, ReasonReservationLost, fmt.Sprintf(
 			"pod group %s: %s; no other node has room for it (%s), so it is no longer reserved", g.key, what, short.Message()))
 		logger.V(2).Info("Reserved room lost", "podGroup", g.key, "cause", cause)
@@ -210,6 +211,7 @@ func (m *Manager) replanLocked(logger klog.Logger, g *Group, nodes Nodes, exclud
 		}
 	}
 	m.setReservedLocked(g, placement.PerNode, "", acts)
+	g.recordMoved()
 	m.generation++
 	m.eventLocked(g, acts, v1.EventTypeNormal, ReasonReservationReplanned, fmt.Sprintf(
 		"pod group %s: %s; %s reserved again on %s for members not placed yet",

@@ -166,6 +166,10 @@ type recovery struct {
 	// reservation, after which the annotation is its own.
 	restoreUntil time.Time
 	handled      bool
+	// restoreRoom is the room by node the previous instance recorded
+	// (AnnotationReservation), which Restore takes up again where it is
+	// still free.
+	restoreRoom map[string]resources.List
 	// partialDeadline is when a pending group found with members bound
 	// but not all of MinMember is released whole, bound members deleted,
 	// unless the rest is placed by then (see observeBoundLocked).

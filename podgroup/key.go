@@ -78,9 +78,11 @@ const (
 	// AnnotationReservation, written with AnnotationQuorum, is the room the
 	// group held for its members still to place when it was admitted, by
 	// node: JSON of node name to resource list ({"node-1":{"cpu":"2"}}).
-	// It is for people (kubectl gang describe); the scheduler does not read
-	// it back. It is left out when it would exceed MaxReservationAnnotation
-	// bytes.
+	// A new scheduler instance takes the room up again on these nodes when
+	// it is still free there; when it must plan it elsewhere, it writes the
+	// new nodes with the next member's binding. kubectl gang describe and
+	// the invariant checker read it. It is left out when it would exceed
+	// MaxReservationAnnotation bytes.
 	AnnotationReservation = "gangsched.io/reservation"
 )
 

@@ -29,18 +29,31 @@ func formatQuorum(at time.Time, members []types.UID) string {
 
 // parseQuorum reads AnnotationQuorum; nil when it is malformed.
 func parseQuorum(v string) *quorumRecord {
-	at, list, ok := strings.Cut(v, " ")
-	t, err := time.Parse(time.RFC3339, at)
-	if !ok || err != nil {
+	at, members, ok := ParseQuorum(v)
+	if !ok {
 		return nil
 	}
-	r := &quorumRecord{at: t, members: map[types.UID]bool{}}
-	for _, uid := range strings.Split(list, ",") {
-		if uid != "" {
-			r.members[types.UID(uid)] = true
-		}
+	r := &quorumRecord{at: at, members: map[types.UID]bool{}}
+	for _, uid := range members {
+		r.members[uid] = true
 	}
 	return r
+}
+
+// ParseQuorum reads AnnotationQuorum: when the group was admitted whole,
+// and the members placed together then; ok is false when v is malformed.
+func ParseQuorum(v string) (at time.Time, members []types.UID, ok bool) {
+	when, list, found := strings.Cut(v, " ")
+	at, err := time.Parse(time.RFC3339, when)
+	if !found || err != nil {
+		return time.Time{}, nil, false
+	}
+	for _, uid := range strings.Split(list, ",") {
+		if uid != "" {
+			members = append(members, types.UID(uid))
+		}
+	}
+	return at, members, true
 }
 
 // noteQuorum takes up the quorum record on the group's object,

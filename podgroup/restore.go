@@ -2,6 +2,8 @@ package podgroup
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +34,17 @@ func (m *Manager) noteReservedUntilLocked(g *Group, annotations map[string]strin
 		return
 	}
 	g.restoreUntil = until
+	g.restoreRoom = nil
+	if v := annotations[AnnotationReservation]; v != "" {
+		room, err := ParseReservation(v)
+		if err == nil && len(room) == 0 {
+			g.restoreUntil = time.Time{}
+			return // the previous instance had lost all of its room
+		}
+		if err == nil {
+			g.restoreRoom = room
+		}
+	}
 	m.restorePending = true
 }
 
@@ -109,7 +122,15 @@ func (m *Manager) restoreLocked(logger klog.Logger, nodes Nodes, out *Actions) {
 		if len(items) == 0 {
 			continue
 		}
-		placement, _ := Plan(logger, m.roomsLocked(nodes.Rooms(), key), items, 0, simulationOf(nodes, nil))
+		rooms := m.roomsLocked(nodes.Rooms(), key)
+		// The room goes back where the previous instance held it, when
+		// all of it is still free there; else it is planned anew, and the
+		// record on the group's object is written again.
+		placement, short := Plan(logger, heldRooms(rooms, g.restoreRoom), items, len(items), simulationOf(nodes, nil))
+		moved := short != nil
+		if moved {
+			placement, _ = Plan(logger, rooms, items, 0, simulationOf(nodes, nil))
+		}
 		g.handled = true
 		g.deadline = until
 		g.planned = map[types.UID]string{}
@@ -119,12 +140,63 @@ func (m *Manager) restoreLocked(logger klog.Logger, nodes Nodes, out *Actions) {
 			}
 		}
 		m.setReservedLocked(g, placement.PerNode, "", &acts)
+		where := "on the nodes it was held on"
+		if moved {
+			where = "planned anew"
+			g.recordMoved()
+		}
+		g.restoreRoom = nil
 		m.eventLocked(g, &acts, v1.EventTypeNormal, ReasonRestored, fmt.Sprintf(
-			"pod group %s: %s reserved again for members not placed yet, until %s", key, g.reservedTotal(), until.Format(time.RFC3339)))
+			"pod group %s: %s reserved again for members not placed yet (%s), until %s", key, g.reservedTotal(), where, until.Format(time.RFC3339)))
 		logger.V(2).Info("Restored a reservation", "podGroup", key, "nodes", len(placement.PerNode))
 	}
 	clear(m.deletedNodes)
 	m.checkDisturbedLocked(logger, nodes, &acts)
+}
+
+// heldRooms returns the nodes of rooms that held lists, each with the free
+// room it has within what held lists there (a resource held does not list
+// keeps the node's free amount): where a previous instance's reservation
+// can be taken up again. Nil held gives no nodes.
+func heldRooms(rooms []NodeRoom, held map[string]resources.List) []NodeRoom {
+	var out []NodeRoom
+	for _, r := range rooms {
+		h, ok := held[r.Name]
+		if !ok {
+			continue
+		}
+		free := r.Free.Clone()
+		for name, v := range h {
+			if f, listed := free[name]; listed && v < f {
+				free[name] = v
+			}
+		}
+		r.Free = free
+		out = append(out, r)
+	}
+	return out
+}
+
+// recordMoved has the next member of a running group to bind write again
+// its quorum record with where its room is now (AnnotationReservation),
+// after the room was planned anew or cut: a later instance takes it up there, and
+// whoever reads the record is told the truth.
+func (g *Group) recordMoved() {
+	obj := g.eventObject()
+	if obj == nil || g.record == nil || g.phase != PhaseRunning {
+		return
+	}
+	g.unpersisted = &Persist{Object: obj, Quorum: formatQuorum(g.record.at, slices.Sorted(maps.Keys(g.record.members))),
+		ReservedUntil: g.deadline, Reservation: cloneRoom(g.reserved)}
+}
+
+// cloneRoom copies room by node.
+func cloneRoom(byNode map[string]resources.List) map[string]resources.List {
+	out := make(map[string]resources.List, len(byNode))
+	for node, r := range byNode {
+		out[node] = r.Clone()
+	}
+	return out
 }
 
 // nodeGoneLocked handles the room groups held on a deleted node:

@@ -191,11 +191,9 @@ func Describe(ctx context.Context, client kubernetes.Interface, pgClient pgclien
 func describeObject(d *Description, object metav1.Object) {
 	ann := object.GetAnnotations()
 	d.Queue = object.GetLabels()[v1alpha1.QueueLabel]
-	if at, uids, ok := strings.Cut(ann[podgroup.AnnotationQuorum], " "); ok {
-		if t, err := time.Parse(time.RFC3339, at); err == nil {
-			d.Admitted = &metav1.Time{Time: t}
-			d.AdmittedMembers = len(strings.Split(uids, ","))
-		}
+	if at, members, ok := podgroup.ParseQuorum(ann[podgroup.AnnotationQuorum]); ok {
+		d.Admitted = &metav1.Time{Time: at}
+		d.AdmittedMembers = len(members)
 	}
 	if t, err := time.Parse(time.RFC3339, ann[podgroup.AnnotationReservedUntil]); err == nil {
 		d.ReservedUntil = &metav1.Time{Time: t}

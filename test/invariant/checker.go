@@ -36,7 +36,9 @@ const (
 	// fewer than its minimum, for longer than Options.PartialGrace.
 	PartialGroup = "PartialGroup"
 	// NodeOvercommitted: the pods bound to a node request more than its
-	// allocatable.
+	// allocatable, or, for longer than Options.ReservationGrace, they and
+	// the room gangsched's running groups hold there for members to come
+	// (as their objects record it: podgroup.AnnotationReservation) do.
 	NodeOvercommitted = "NodeOvercommitted"
 	// IdleGroupNotAdmitted: nothing is bound in the cluster, yet a group
 	// that fits the empty cluster has waited longer than Options.IdleGrace.
@@ -62,6 +64,11 @@ type Options struct {
 	// IdleGrace is how long an admissible group may wait on an idle
 	// cluster. Default 60s.
 	IdleGrace time.Duration
+	// ReservationGrace is how long bound pods and reserved room together
+	// may exceed a node's allocatable: the record of a reservation the
+	// scheduler planned anew is written with the next member's binding.
+	// Default 10s.
+	ReservationGrace time.Duration
 	// Owner, if set, reports deletions the caller made as the pods' owner
 	// (a user, an operator), which are never violations.
 	Owner func(*v1.Pod) bool
@@ -105,6 +112,9 @@ type Checker struct {
 	groups     map[podgroup.Key]*groupState
 	deleted    map[types.UID]bool
 	overNodes  map[string]bool
+	// heldOver is when each node began to be committed beyond its
+	// allocatable counting reserved room.
+	heldOver   map[string]time.Time
 	idleSince  time.Time
 	idleNamed  map[podgroup.Key]bool
 	violations []Violation
@@ -126,8 +136,11 @@ func Start(ctx context.Context, client kubernetes.Interface, pgs pgclientset.Int
 	if opts.Interval == 0 {
 		opts.Interval = 250 * time.Millisecond
 	}
+	if opts.ReservationGrace == 0 {
+		opts.ReservationGrace = 10 * time.Second
+	}
 	c := &Checker{opts: opts, groups: map[podgroup.Key]*groupState{}, deleted: map[types.UID]bool{},
-		overNodes: map[string]bool{}, idleNamed: map[podgroup.Key]bool{}}
+		overNodes: map[string]bool{}, heldOver: map[string]time.Time{}, idleNamed: map[podgroup.Key]bool{}}
 	factory := informers.NewSharedInformerFactory(client, 0)
 	podInf := factory.Core().V1().Pods().Informer()
 	if err := podInf.AddIndexers(cache.Indexers{groupIndex: func(obj interface{}) ([]string, error) {
@@ -442,6 +455,7 @@ func (c *Checker) check(now time.Time) {
 		}
 		u.Add(resources.PodRequests(p))
 	}
+	held, holders := c.reservedLocked(pods, now)
 	var maxNode resources.List
 	total := resources.List{}
 	for _, n := range nodes {
@@ -459,6 +473,20 @@ func (c *Checker) check(now time.Time) {
 			c.violate(now, NodeOvercommitted, n.Name, "bound pods request %s of allocatable %s", u, alloc)
 		}
 		c.overNodes[n.Name] = over
+		r := held[n.Name]
+		committed := resources.List{}
+		committed.Add(u)
+		committed.Add(r)
+		switch since, seen := c.heldOver[n.Name]; {
+		case over || r == nil || committed.Fits(alloc):
+			delete(c.heldOver, n.Name)
+		case !seen:
+			c.heldOver[n.Name] = now
+		case !since.IsZero() && now.Sub(since) >= c.opts.ReservationGrace:
+			c.heldOver[n.Name] = time.Time{} // reported
+			c.violate(now, NodeOvercommitted, n.Name, "bound pods request %s and groups hold %s for members to come (%s), for %s, of allocatable %s",
+				u, r, strings.Join(holders[n.Name], ", "), now.Sub(since).Round(time.Second), alloc)
+		}
 	}
 
 	// Admissible groups waiting on an idle cluster.
@@ -496,6 +524,88 @@ func (c *Checker) check(now time.Time) {
 		c.violate(now, IdleGroupNotAdmitted, key.String(), "%d members wait for %s on a cluster with nothing bound, which holds %s",
 			waiting, now.Sub(c.idleSince).Round(time.Second), total)
 	}
+}
+
+// reservedLocked returns the room running groups hold for members to come,
+// by node, as their objects record it (AnnotationReservation, written with
+// the quorum record and the deadline), and which groups hold it. A record
+// counts until its deadline, while every member it names as placed together
+// is still bound and running: a group released, preempted or done holds
+// nothing. Members bound since took their room from it, on their own node
+// first; what they took beyond it is taken off every other node, so the
+// room counted is the least the scheduler may hold on each.
+func (c *Checker) reservedLocked(pods []*v1.Pod, now time.Time) (map[string]resources.List, map[string][]string) {
+	type record struct {
+		key         podgroup.Key
+		annotations map[string]string
+	}
+	var records []record
+	for _, p := range pods {
+		if key, ok := c.member(p); ok && key.Kind == podgroup.KindSparkApp && podgroup.IsSparkDriver(p) {
+			records = append(records, record{key, p.Annotations})
+		}
+	}
+	if c.pgs != nil {
+		pgs, _ := c.pgs.List(labels.Everything())
+		for _, pg := range pgs {
+			records = append(records, record{podgroup.Key{Kind: podgroup.KindPodGroup, Namespace: pg.Namespace, Name: pg.Name}, pg.Annotations})
+		}
+	}
+	held, holders := map[string]resources.List{}, map[string][]string{}
+	for _, r := range records {
+		until, err := time.Parse(time.RFC3339, r.annotations[podgroup.AnnotationReservedUntil])
+		if err != nil || !now.Before(until) {
+			continue
+		}
+		room, err := podgroup.ParseReservation(r.annotations[podgroup.AnnotationReservation])
+		if err != nil || len(room) == 0 {
+			continue
+		}
+		_, quorum, ok := podgroup.ParseQuorum(r.annotations[podgroup.AnnotationQuorum])
+		if !ok {
+			continue
+		}
+		members := map[types.UID]*v1.Pod{}
+		for _, p := range c.membersOf(r.key) {
+			members[p.UID] = p
+		}
+		intact := true
+		for _, uid := range quorum {
+			p := members[uid]
+			intact = intact && p != nil && p.Spec.NodeName != "" && p.DeletionTimestamp == nil && !terminated(p)
+			delete(members, uid)
+		}
+		if !intact {
+			continue
+		}
+		overflow := resources.List{}
+		for _, p := range members {
+			if p.Spec.NodeName == "" || terminated(p) {
+				continue
+			}
+			need := resources.PodRequests(p)
+			if own := room[p.Spec.NodeName]; own != nil {
+				take := need.Min(own).NonNegative()
+				own.Sub(take)
+				need.Sub(take)
+			}
+			overflow.Add(need.NonNegative())
+		}
+		for node, left := range room {
+			rest := left.Clone()
+			rest.Sub(overflow)
+			rest = rest.NonNegative()
+			if rest.IsZero() {
+				continue
+			}
+			if held[node] == nil {
+				held[node] = resources.List{}
+			}
+			held[node].Add(rest)
+			holders[node] = append(holders[node], r.key.String())
+		}
+	}
+	return held, holders
 }
 
 func sortedKeys(m map[podgroup.Key]bool) []podgroup.Key {

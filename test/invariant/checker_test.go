@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/gangsched/gangsched/podgroup"
+	"github.com/gangsched/gangsched/resources"
 	"github.com/gangsched/gangsched/test/cluster"
 	w "github.com/gangsched/gangsched/test/wrappers"
 )
@@ -217,4 +218,53 @@ func TestCheckerFindsAdmissibleGroupWaitingOnIdleCluster(t *testing.T) {
 	f.pod(w.MakePod(f.ns, "huge-0").Group("huge").Req("cpu", "3"), "")
 	f.pod(w.MakePod(f.ns, "huge-1").Group("huge").Req("cpu", "3"), "")
 	f.found(c, [2]string{IdleGroupNotAdmitted, f.ns + "/fits"})
+}
+
+// Room a running group holds for members to come counts against its node,
+// as the group's object records it, less what members bound since took
+// from it: a pod bound into that room is found once it has stayed past
+// ReservationGrace. A record whose quorum members are gone (the group was
+// released or preempted) holds nothing.
+func TestCheckerCountsReservedRoom(t *testing.T) {
+	f := newFixture(t)
+	f.node("res", "4")
+	f.node("free", "8")
+	c, err := Start(f.ctx, f.c.Client, f.c.PodGroups, Options{SchedulerName: w.SchedulerName, PartialGrace: time.Hour, IdleGrace: time.Hour,
+		ReservationGrace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := f.ns
+	record := func(meta *metav1.ObjectMeta, quorum string, room map[string]resources.List) {
+		if meta.Annotations == nil {
+			meta.Annotations = map[string]string{}
+		}
+		meta.Annotations[podgroup.AnnotationReservedUntil] = time.Now().Add(time.Minute).UTC().Format(time.RFC3339)
+		meta.Annotations[podgroup.AnnotationQuorum] = time.Now().UTC().Format(time.RFC3339) + " " + quorum
+		meta.Annotations[podgroup.AnnotationReservation] = podgroup.FormatReservation(room)
+	}
+
+	// A driver of 1 CPU admitted with 2 CPU held on res-0 for its two
+	// executors; one of them binds there: 1 + 1 bound, 1 held.
+	driver := f.pod(w.MakeSparkDriver(ns, "etl").Req("cpu", "1").Executors(2, "cpu=1"), "res-0")
+	record(&driver.ObjectMeta, string(driver.UID), map[string]resources.List{"res-0": {"cpu": 2000, "pods": 2}})
+	if _, err := f.c.Client.CoreV1().Pods(ns).Update(f.ctx, driver, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.pod(w.MakeSparkExecutor(ns, "etl", 1, driver).Req("cpu", "1"), "res-0")
+	// A PodGroup whose record names a member that is gone holds nothing:
+	// free-0 is full with no violation.
+	pg := w.MakePodGroup(ns, "released").MinMember(1).Obj()
+	record(&pg.ObjectMeta, "gone-uid", map[string]resources.List{"free-0": {"cpu": 8000, "pods": 8}})
+	if _, err := f.c.PodGroups.SchedulingV1alpha1().PodGroups(ns).Create(f.ctx, pg, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.pod(w.MakePod(ns, "full").Req("cpu", "8"), "free-0")
+	time.Sleep(2 * time.Second)
+	if vs := c.Violations(); len(vs) > 0 {
+		t.Fatalf("violations before anything took reserved room:\n%s", c.Report())
+	}
+	// Another pod takes the room still held: 4 bound and 1 held on 4.
+	f.pod(w.MakePod(ns, "intruder").Req("cpu", "2"), "res-0")
+	f.found(c, [2]string{NodeOvercommitted, "res-0"})
 }

@@ -1,0 +1,60 @@
+package podgroup_test
+
+import (
+	"testing"
+	"time"
+
+	"k8s.io/klog/v2/ktesting"
+
+	"github.com/gangsched/gangsched/podgroup"
+	"github.com/gangsched/gangsched/resources"
+	w "github.com/gangsched/gangsched/test/wrappers"
+)
+
+// A new instance takes up a reservation on the nodes the previous one held
+// it on (AnnotationReservation), not where it would plan it today; where
+// that room was taken meanwhile, it plans the room anew and writes where it
+// now is with the next member's binding, under the same quorum record.
+func TestRestoreTakesUpTheRoomWhereItWasHeld(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	held := map[string]resources.List{"c": {"cpu": 2000, "pods": 2}}
+	quorum := start.Format(time.RFC3339) + " driver-uid"
+	driver := w.MakeSparkDriver("ns", "pi").Req("cpu", "1").Executors(2, "cpu=1").Node("a").
+		Annotation(podgroup.AnnotationReservedUntil, start.Add(5*time.Minute).Format(time.RFC3339)).
+		Annotation(podgroup.AnnotationQuorum, quorum).
+		Annotation(podgroup.AnnotationReservation, podgroup.FormatReservation(held)).Obj()
+	key, _ := podgroup.KeyOf(driver)
+
+	for _, tc := range []struct {
+		name string
+		// free CPU of nodes a, b and c
+		free      [3]int64
+		wantNode  string
+		rewritten bool
+	}{
+		// b fits best, but c held the room.
+		{name: "held room still free", free: [3]int64{3, 2, 4}, wantNode: "c"},
+		{name: "held room taken meanwhile", free: [3]int64{3, 2, 0}, wantNode: "b", rewritten: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, _ := newManager()
+			m.UpsertPod(driver)
+			rooms := fixed([]podgroup.NodeRoom{cpuRoom("a", tc.free[0]), cpuRoom("b", tc.free[1]), cpuRoom("c", tc.free[2])})
+			acts := m.Restore(logger, rooms)
+			if got := eventReasons(acts); len(got) != 1 || got[0] != podgroup.ReasonRestored {
+				t.Fatalf("events %v, want ReservationRestored", got)
+			}
+			got := m.OwnReservation(key)
+			if len(got) != 1 || got[tc.wantNode]["cpu"] != 2000 {
+				t.Fatalf("restored %v, want 2 CPU on %s", got, tc.wantNode)
+			}
+			p, ok := m.Unpersisted(driver)
+			if ok != tc.rewritten {
+				t.Fatalf("record to write again: %v, want %v (%+v)", ok, tc.rewritten, p)
+			}
+			if ok && (p.Quorum != quorum || p.Reservation[tc.wantNode]["cpu"] != 2000 || !p.ReservedUntil.Equal(start.Add(5*time.Minute))) {
+				t.Errorf("record written again %+v, want the same quorum and deadline with the room on %s", p, tc.wantNode)
+			}
+		})
+	}
+}
