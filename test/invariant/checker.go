@@ -108,10 +108,10 @@ type Checker struct {
 	nodes  corelisters.NodeLister
 	pgs    pglisters.PodGroupLister
 
-	mu         sync.Mutex
-	groups     map[podgroup.Key]*groupState
-	deleted    map[types.UID]bool
-	overNodes  map[string]bool
+	mu        sync.Mutex
+	groups    map[podgroup.Key]*groupState
+	deleted   map[types.UID]bool
+	overNodes map[string]bool
 	// heldOver is when each node began to be committed beyond its
 	// allocatable counting reserved room.
 	heldOver   map[string]time.Time
