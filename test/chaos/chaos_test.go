@@ -322,8 +322,9 @@ func (r run) do(t *testing.T) {
 		t.Logf("through the proxy: %s", proxy.Counts())
 	}
 	t.Logf("seed %d, %s: %d of %d fault points struck before the apps were done\n  %s", r.seed, r.fault, len(log), r.points, strings.Join(log, "\n  "))
-	t.Logf("%s: %d/%d apps done in %s, %d resubmitted after preemption; %d checks, %d deletions seen only by a relist; violations: %s",
-		res.Outcome, res.Completed, res.Apps, res.Makespan.Round(100*time.Millisecond), res.Resubmitted, checker.Checks(), checker.Unjudged(), checker.Report())
+	t.Logf("%s: %d/%d apps done in %s, %d resubmitted after preemption; %d checks (%d counting reserved room), %d deletions seen only by a relist; violations: %s",
+		res.Outcome, res.Completed, res.Apps, res.Makespan.Round(100*time.Millisecond), res.Resubmitted, checker.Checks(), checker.ChecksWithReservations(),
+		checker.Unjudged(), checker.Report())
 	if res.Completed != res.Apps {
 		t.Errorf("%d of %d apps finished; stuck: %v", res.Completed, res.Apps, res.Stuck)
 	}

@@ -119,7 +119,9 @@ type Checker struct {
 	idleNamed  map[podgroup.Key]bool
 	violations []Violation
 	checks     int
-	unjudged   int
+	// withHeld counts the checks that found room held for members to come.
+	withHeld int
+	unjudged int
 }
 
 const groupIndex = "group"
@@ -193,6 +195,14 @@ func Start(ctx context.Context, client kubernetes.Interface, pgs pgclientset.Int
 		}
 	}()
 	return c, nil
+}
+
+// ChecksWithReservations counts the checks that counted room some group
+// held for members to come (see NodeOvercommitted).
+func (c *Checker) ChecksWithReservations() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.withHeld
 }
 
 // Violations returns what was found so far, oldest first.
@@ -456,6 +466,9 @@ func (c *Checker) check(now time.Time) {
 		u.Add(resources.PodRequests(p))
 	}
 	held, holders := c.reservedLocked(pods, now)
+	if len(held) > 0 {
+		c.withHeld++
+	}
 	var maxNode resources.List
 	total := resources.List{}
 	for _, n := range nodes {
