@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)-gang
 # Integration tests start many API servers; give them time on 2 cores.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build race-build previous-release chaos helm image image-context promql-metrics bench bench-elastic bench-go perf perf-short soak coscheduling fuzz kwok lint race spark spark-operator test test-spark unit integration vet etcd generate demo spark-demo clean
+.PHONY: all build race-build race-integration previous-release chaos helm image image-context promql-metrics bench bench-elastic bench-go perf perf-short soak coscheduling fuzz kwok lint race spark spark-operator test test-spark unit integration vet etcd generate demo spark-demo clean
 
 all: build
 
@@ -92,6 +92,12 @@ unit:
 ## race: the tests of pure logic under the race detector (in make test)
 race:
 	$(GO) test -race $(UNIT_PKGS)
+
+## race-integration: integration tests of admission, preemption, restarts and elastic gangs under the race detector
+## (the scheduler runs in the test's process); the chaos runs cover the binary under faults (in make test)
+RACE_INTEGRATION ?= TestGroupBindsWholeOrNotAtAll|TestSparkAppsDoNotDeadlock|TestDriverReservationHoldsAgainstFlood|TestPartialBinding|TestExtraExecutorsPreemptedBeforeWholeApps|TestPriorityPreemptsWholeGroups|TestRestartKeepsReservations|TestNodeDeletedUnderReservation|TestMemberDeletedInPermitReleasesGroup
+race-integration: etcd
+	ETCD_BIN=$(BIN)/etcd $(GO) test -race -timeout $(TEST_TIMEOUT) ./test/integration/ -run '^($(RACE_INTEGRATION))$$'
 
 ## integration: the tests against a real etcd and kube-apiserver, and of the built binary
 integration: etcd build helm promql-metrics
