@@ -95,7 +95,7 @@ race:
 
 ## race-integration: integration tests of admission, preemption, restarts and elastic gangs under the race detector
 ## (the scheduler runs in the test's process); the chaos runs cover the binary under faults (in make test)
-RACE_INTEGRATION ?= TestGroupBindsWholeOrNotAtAll|TestSparkAppsDoNotDeadlock|TestDriverReservationHoldsAgainstFlood|TestPartialBinding|TestExtraExecutorsPreemptedBeforeWholeApps|TestPriorityPreemptsWholeGroups|TestRestartKeepsReservations|TestNodeDeletedUnderReservation|TestMemberDeletedInPermitReleasesGroup
+RACE_INTEGRATION ?= TestGroupBindsWholeOrNotAtAll|TestSparkAppsDoNotDeadlock|TestDriverReservationHoldsAgainstFlood|TestPartialBinding.*|TestExtraExecutorsPreemptedBeforeWholeApps|TestPriorityPreemptsWholeGroups|TestRestartKeepsReservations|TestNodeDeletedUnderReservation|TestMemberDeletedInPermitReleasesGroup
 race-integration: etcd
 	ETCD_BIN=$(BIN)/etcd $(GO) test -race -timeout $(TEST_TIMEOUT) ./test/integration/ -run '^($(RACE_INTEGRATION))$$'
 
@@ -104,12 +104,14 @@ integration: etcd build helm promql-metrics
 	ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang HELM_BIN=$(BIN)/helm \
 	  PROMQL_METRICS_BIN=$(BIN)/promql-metrics $(GO) test -timeout $(TEST_TIMEOUT) ./test/...
 
-## test: vet, lint, the unit tests under the race detector, unit and integration tests, then the real-Spark tests on their own (their JVMs would slow the
-## others down) — what CI runs
+## test: vet, lint, the unit tests under the race detector, unit and integration tests, integration tests of the
+## scheduler's core under the race detector, then the real-Spark tests on their own (their JVMs would slow the others
+## down) — what CI runs
 TEST_ENV = ETCD_BIN=$(BIN)/etcd GANG_SCHEDULER_BIN=$(BIN)/gang-scheduler KUBECTL_GANG_BIN=$(BIN)/kubectl-gang \
 	GANG_SCHEDULER_RACE_BIN=$(BIN)/gang-scheduler-race GANG_SCHEDULER_PREVIOUS_BIN=$(BIN)/gang-scheduler-previous HELM_BIN=$(BIN)/helm PROMQL_METRICS_BIN=$(BIN)/promql-metrics
 test: etcd build race-build previous-release helm promql-metrics vet lint race spark spark-operator
 	$(TEST_ENV) $(GO) test -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /test/spark)
+	$(MAKE) race-integration
 	$(MAKE) test-spark
 
 ## test-spark: real spark-submit, driver and executor JVMs through gang-scheduler (test/spark)

@@ -154,10 +154,10 @@ func (m *Manager) restoreLocked(logger klog.Logger, nodes Nodes, out *Actions) {
 	m.checkDisturbedLocked(logger, nodes, &acts)
 }
 
-// heldRooms returns the nodes of rooms that held lists, each with the free
-// room it has within what held lists there (a resource held does not list
-// keeps the node's free amount): where a previous instance's reservation
-// can be taken up again. Nil held gives no nodes.
+// heldRooms returns the nodes of rooms that held names, each with its free
+// room cut to what held gives it (a resource held does not name keeps the
+// node's free amount): where a previous instance's reservation can be taken
+// up again. A nil held gives no nodes.
 func heldRooms(rooms []NodeRoom, held map[string]resources.List) []NodeRoom {
 	var out []NodeRoom
 	for _, r := range rooms {
@@ -177,10 +177,10 @@ func heldRooms(rooms []NodeRoom, held map[string]resources.List) []NodeRoom {
 	return out
 }
 
-// recordMoved has the next member of a running group to bind write again
-// its quorum record with where its room is now (AnnotationReservation),
-// after the room was planned anew or cut: a later instance takes it up there, and
-// whoever reads the record is told the truth.
+// recordMoved has the next member of a running group to bind write its
+// quorum record again with where its room is now (AnnotationReservation),
+// after the room was planned anew or cut: a later instance takes it up
+// there, and whoever reads the record is told the truth.
 func (g *Group) recordMoved() {
 	obj := g.eventObject()
 	if obj == nil || g.record == nil || g.phase != PhaseRunning {
