@@ -2,6 +2,7 @@ package podgroup
 
 import (
 	"fmt"
+	"maps"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -297,7 +298,9 @@ func (m *Manager) Persisted(pod *v1.Pod, p Persist) {
 	}
 	m.mu.Lock()
 	defer m.unlock()
-	if g := m.groups[key]; g != nil && g.unpersisted != nil && g.unpersisted.Quorum == p.Quorum {
+	// A record made again meanwhile (the room planned anew) is still to
+	// write.
+	if g := m.groups[key]; g != nil && g.unpersisted != nil && maps.Equal(g.unpersisted.Annotations(), p.Annotations()) {
 		g.unpersisted = nil
 	}
 }
