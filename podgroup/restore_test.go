@@ -58,3 +58,32 @@ func TestRestoreTakesUpTheRoomWhereItWasHeld(t *testing.T) {
 		})
 	}
 }
+
+// Room planned anew while the first record is being written is written
+// too: the write of the older record does not clear the newer one.
+func TestRecordOfReplannedRoomIsWrittenAfterTheFirst(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	m, _ := newManager()
+	driver := w.MakeSparkDriver("ns", "app").Req("cpu", "1").Executors(2, "cpu=1").Obj()
+	m.UpsertPod(driver)
+	if adm := m.Admit(logger, driver, fixed([]podgroup.NodeRoom{cpuRoom("a", 4), cpuRoom("b", 4)})); !adm.Admitted {
+		t.Fatal(adm.Message)
+	}
+	m.Assume(driver, "a")
+	m.Permit(driver)
+	first, ok := m.Unpersisted(driver)
+	if !ok || first.Reservation["a"]["cpu"] != 2000 {
+		t.Fatalf("first record %+v, want 2 CPU on a", first)
+	}
+	// Another scheduler's pod takes a's room before the record is written.
+	m.UpsertForeignPod(w.MakePod("ns", "daemon").Scheduler("default-scheduler").Node("a").Req("cpu", "3").Obj())
+	m.Restore(logger, fixed([]podgroup.NodeRoom{cpuRoom("a", 0), cpuRoom("b", 4)}))
+	m.Persisted(driver, first)
+	again, ok := m.Unpersisted(driver)
+	if !ok || again.Quorum != first.Quorum || again.Reservation["b"]["cpu"] != 2000 || again.Reservation["a"] != nil {
+		t.Fatalf("record after the replan %+v (to write: %v), want the same quorum with 2 CPU on b", again, ok)
+	}
+	if got := again.Annotations()[podgroup.AnnotationReservation]; got == first.Annotations()[podgroup.AnnotationReservation] {
+		t.Errorf("the record to write again says %s, as the first", got)
+	}
+}
