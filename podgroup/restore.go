@@ -123,6 +123,14 @@ func (m *Manager) restoreLocked(logger klog.Logger, nodes Nodes, out *Actions) {
 			continue
 		}
 		rooms := m.roomsLocked(nodes.Rooms(), key)
+		// A gang required in one domain was admitted in the domain its
+		// members run in: it stays there.
+		if g.domain == "" {
+			g.domain = domainOf(g, rooms)
+		}
+		if label, value, confined := strings.Cut(g.domain, "="); confined {
+			rooms = slices.DeleteFunc(slices.Clone(rooms), func(r NodeRoom) bool { return r.Node == nil || r.Node.Labels[label] != value })
+		}
 		// The room goes back where the previous instance held it, when
 		// all of it is still free there; else it is planned anew, and the
 		// record on the group's object is written again.
@@ -152,6 +160,42 @@ func (m *Manager) restoreLocked(logger klog.Logger, nodes Nodes, out *Actions) {
 	}
 	clear(m.deletedNodes)
 	m.checkDisturbedLocked(logger, nodes, &acts)
+}
+
+// domainOf returns the domain ("label=value") of g's required topology
+// that all of its placed members run in, or "" when it requires none, or
+// they are not all in one: the domain a previous instance admitted it in.
+// (A preferred topology may have been spread; it is not guessed.)
+func domainOf(g *Group, rooms []NodeRoom) string {
+	t := g.spec.Topology
+	if t == nil || !t.Required {
+		return ""
+	}
+	on := map[string]bool{}
+	for _, mb := range g.members {
+		if mb.live() && mb.placed() && mb.pod.Spec.NodeName != "" {
+			on[mb.pod.Spec.NodeName] = true
+		}
+	}
+	value := ""
+	for _, r := range rooms {
+		if !on[r.Name] {
+			continue
+		}
+		v, ok := "", false
+		if r.Node != nil {
+			v, ok = r.Node.Labels[t.Key]
+		}
+		if !ok || (value != "" && v != value) {
+			return ""
+		}
+		value = v
+		delete(on, r.Name)
+	}
+	if value == "" || len(on) > 0 {
+		return ""
+	}
+	return t.Key + "=" + value
 }
 
 // heldRooms returns the nodes of rooms that held names, each with its free

@@ -87,3 +87,25 @@ func TestRecordOfReplannedRoomIsWrittenAfterTheFirst(t *testing.T) {
 		t.Errorf("the record to write again says %s, as the first", got)
 	}
 }
+
+// A gang asked into one zone keeps its zone across a restart: the new
+// instance reads it from where its members run, plans the room there when
+// the room it held is gone, and keeps its members there (Domain).
+func TestRestoreKeepsTheGangInItsDomain(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	driver := w.MakeSparkDriver("ns", "pi").Req("cpu", "1").Executors(2, "cpu=1").Node("a-0").
+		Annotation(podgroup.AnnotationRequiredTopology, zone).
+		Annotation(podgroup.AnnotationReservedUntil, start.Add(5*time.Minute).Format(time.RFC3339)).
+		Annotation(podgroup.AnnotationQuorum, start.Format(time.RFC3339)+" driver-uid").Obj()
+	key, _ := podgroup.KeyOf(driver)
+	m, _ := newManager()
+	m.UpsertPod(driver)
+	// c-0 would fit best, a-1 is the driver's zone.
+	m.Restore(logger, fixed([]podgroup.NodeRoom{zoneRoom("a-0", "a", 0), zoneRoom("a-1", "a", 4), zoneRoom("c-0", "c", 2)}))
+	if got := m.OwnReservation(key); len(got) != 1 || got["a-1"]["cpu"] != 2000 {
+		t.Errorf("restored %v, want 2 CPU on a-1, in the driver's zone", got)
+	}
+	if label, value, ok := m.Domain(key); !ok || label+"="+value != zone+"=a" {
+		t.Errorf("domain %s=%s (%v), want %s=a", label, value, ok, zone)
+	}
+}
