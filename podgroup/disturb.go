@@ -183,11 +183,9 @@ func (m *Manager) checkDisturbedLocked(logger klog.Logger, nodes Nodes, acts *Ac
 func (m *Manager) replanLocked(logger klog.Logger, g *Group, nodes Nodes, exclude map[string]struct{}, cause, what string, acts *Actions) bool {
 	_, placed := g.counts()
 	items, required := m.itemsLocked(g, placed)
-	label, value, confined := strings.Cut(g.domain, "=")
 	rooms := slices.DeleteFunc(slices.Clone(m.roomsLocked(nodes.Rooms(), g.key)), func(r NodeRoom) bool {
 		_, excluded := exclude[r.Name]
-		// A group admitted in a topology domain stays in it.
-		return excluded || (confined && (r.Node == nil || r.Node.Labels[label] != value))
+		return excluded || g.outsideDomain(r)
 	})
 	placement, short := Plan(logger, rooms, items, required, simulationOf(nodes, nil))
 	if short != nil {
@@ -218,6 +216,13 @@ func (m *Manager) replanLocked(logger klog.Logger, g *Group, nodes Nodes, exclud
 		g.key, what, g.reservedTotal(), strings.Join(sortedNodeNames(placement.PerNode), ", ")))
 	logger.V(2).Info("Planned reserved room again", "podGroup", g.key, "cause", cause, "nodes", sortedNodeNames(placement.PerNode))
 	return true
+}
+
+// outsideDomain reports whether node r is outside the topology domain g was
+// admitted in: a group admitted in a domain stays in it.
+func (g *Group) outsideDomain(r NodeRoom) bool {
+	label, value, confined := strings.Cut(g.domain, "=")
+	return confined && (r.Node == nil || r.Node.Labels[label] != value)
 }
 
 // trimReservationLocked cuts g's reservation to what the nodes hold: none

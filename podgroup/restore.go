@@ -35,15 +35,12 @@ func (m *Manager) noteReservedUntilLocked(g *Group, annotations map[string]strin
 	}
 	g.restoreUntil = until
 	g.restoreRoom = nil
-	if v := annotations[AnnotationReservation]; v != "" {
-		room, err := ParseReservation(v)
-		if err == nil && len(room) == 0 {
+	if room, err := ParseReservation(annotations[AnnotationReservation]); err == nil {
+		if len(room) == 0 {
 			g.restoreUntil = time.Time{}
 			return // the previous instance had lost all of its room
 		}
-		if err == nil {
-			g.restoreRoom = room
-		}
+		g.restoreRoom = room
 	}
 	m.restorePending = true
 }
@@ -128,8 +125,8 @@ func (m *Manager) restoreLocked(logger klog.Logger, nodes Nodes, out *Actions) {
 		if g.domain == "" {
 			g.domain = domainOf(g, rooms)
 		}
-		if label, value, confined := strings.Cut(g.domain, "="); confined {
-			rooms = slices.DeleteFunc(slices.Clone(rooms), func(r NodeRoom) bool { return r.Node == nil || r.Node.Labels[label] != value })
+		if g.domain != "" {
+			rooms = slices.DeleteFunc(slices.Clone(rooms), g.outsideDomain)
 		}
 		// The room goes back where the previous instance held it, when
 		// all of it is still free there; else it is planned anew, and the
