@@ -607,7 +607,7 @@ func (e *roomEditor) free(node string) resources.List {
 		return nil
 	}
 	if !e.cloned[i] {
-		e.rooms[i].Free = e.rooms[i].Free.Clone()
+		e.rooms[i].setFree(e.rooms[i].Free.Clone())
 		e.cloned[i] = true
 	}
 	return e.rooms[i].Free

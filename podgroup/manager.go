@@ -98,6 +98,10 @@ type Manager struct {
 	// usage is what the queues hold and wait for, summed over the groups'
 	// tallies.
 	usage *usage
+	// waitingGroups are the groups their tallies count as waiting (pending,
+	// with members): the only ones an admission may go ahead of, found
+	// without a walk over every group the Manager knows.
+	waitingGroups map[Key]*Group
 
 	// tree is the queue hierarchy; queueObjs the Queue objects it was built
 	// from, and queueEvents the last Event recorded on each.
@@ -154,17 +158,18 @@ func NewManager(cfg Config, clk clock.PassiveClock) *Manager {
 		clk = clock.RealClock{}
 	}
 	return &Manager{
-		cfg:         cfg.withDefaults(),
-		clock:       clk,
-		groups:      map[Key]*Group{},
-		usage:       newUsage(),
-		reserving:   map[Key]*Group{},
-		blocked:     map[types.UID]*v1.Pod{},
-		heldBack:    map[Key]struct{}{},
-		gateNoticed: map[types.UID]struct{}{},
-		deletedPods: map[types.UID]time.Time{},
-		retry:       map[Key]retryState{},
-		podGroupAPI: true, schedulingAPI: true,
+		cfg:           cfg.withDefaults(),
+		clock:         clk,
+		groups:        map[Key]*Group{},
+		usage:         newUsage(),
+		waitingGroups: map[Key]*Group{},
+		reserving:     map[Key]*Group{},
+		blocked:       map[types.UID]*v1.Pod{},
+		heldBack:      map[Key]struct{}{},
+		gateNoticed:   map[types.UID]struct{}{},
+		deletedPods:   map[types.UID]time.Time{},
+		retry:         map[Key]retryState{},
+		podGroupAPI:   true, schedulingAPI: true,
 
 		tree:            queue.Build(nil),
 		queueObjs:       map[queue.Name]*v1alpha1.Queue{},
@@ -586,7 +591,7 @@ func (m *Manager) activateWaitingLocked(acts *Actions) {
 		acts.Activate = append(acts.Activate, p)
 		delete(m.blocked, uid)
 	}
-	for _, g := range m.groups {
+	for _, g := range m.waitingGroups {
 		if g.phase != PhasePending || g.scheduleStart.IsZero() {
 			continue
 		}
@@ -688,6 +693,7 @@ func (m *Manager) publishOrderLocked(g *Group) {
 func (m *Manager) forgetGroupLocked(g *Group) {
 	m.usage.count(g.tally, -1)
 	g.tally = tally{}
+	delete(m.waitingGroups, g.key)
 	delete(m.groups, g.key)
 	delete(m.retry, g.key)
 	delete(m.heldBack, g.key)

@@ -26,6 +26,49 @@ type NodeRoom struct {
 	Allocatable resources.List
 	// Rank breaks ties between equally good nodes: lower first, then by name.
 	Rank int
+	// core holds Free's CPU, memory and pod count (coreNames), read by the
+	// planner's index for every node of every plan without a map lookup;
+	// valid while hasCore. WithCore sets it; setFree, which every change
+	// of Free inside the package goes through, drops it.
+	core    [len(coreNames)]int64
+	hasCore bool
+}
+
+// coreNames are the resources NodeRoom keeps dense: every pod asks for
+// them, so every plan reads them on every node.
+var coreNames = [...]v1.ResourceName{v1.ResourceCPU, v1.ResourceMemory, resources.Pods}
+
+// WithCore returns r with its CPU, memory and pod count read out of Free
+// once, for the planner. Callers that build a NodeRoom once and plan on it
+// many times (the plugin's view of each node) use it; Free must not change
+// afterwards but through the package, which drops the copy.
+func (r NodeRoom) WithCore() NodeRoom {
+	for d, name := range coreNames {
+		r.core[d] = r.Free[name]
+	}
+	r.hasCore = true
+	return r
+}
+
+// setFree replaces r's free room (a list the caller may then change).
+func (r *NodeRoom) setFree(free resources.List) {
+	r.Free = free
+	r.hasCore = false
+}
+
+// free reads one resource of r's free room.
+func (r *NodeRoom) free(name v1.ResourceName) int64 {
+	if r.hasCore {
+		switch name {
+		case v1.ResourceCPU:
+			return r.core[0]
+		case v1.ResourceMemory:
+			return r.core[1]
+		case resources.Pods:
+			return r.core[2]
+		}
+	}
+	return r.Free[name]
 }
 
 // Item is one member the planner must place: an existing pod, or a member

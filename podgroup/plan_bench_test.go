@@ -21,7 +21,7 @@ func benchNodes(n int) []podgroup.NodeRoom {
 		if i%3 == 0 {
 			free = resources.List{"cpu": 16000, "memory": 64 << 30, "pods": 90}
 		}
-		rooms[i] = podgroup.NodeRoom{Name: name, Node: w.MakeNode(name).Obj(), Free: free}
+		rooms[i] = podgroup.NodeRoom{Name: name, Node: w.MakeNode(name).Obj(), Free: free}.WithCore() // as the plugin builds them
 	}
 	return rooms
 }

@@ -416,7 +416,7 @@ func withFreed(base []NodeRoom, victims []*Victim) []NodeRoom {
 	out := slices.Clone(base)
 	for i := range out {
 		if r := freed[out[i].Name]; r != nil {
-			out[i].Free = out[i].Free.Clone()
+			out[i].setFree(out[i].Free.Clone())
 			out[i].Free.Add(r)
 		}
 	}

@@ -384,9 +384,11 @@ func (m *Manager) aheadLocked(g *Group, f *fairness) []*Group {
 	heads := map[queue.Name]*Group{}
 	var ahead []*Group
 	// f.compare is a total order (it ends with the key), so the map's
-	// order does not show in the result.
-	for key, h := range m.groups {
-		if h == g || !m.eligibleLocked(h, f) || f.compare(h, g) >= 0 {
+	// order does not show in the result. It is cheaper than eligibility,
+	// and most waiting groups come after g (the scheduling queue pops the
+	// older group first), so it goes first.
+	for key, h := range m.waitingGroups {
+		if h == g || f.compare(h, g) >= 0 || !m.eligibleLocked(h, f) {
 			continue
 		}
 		q := f.queueOf(key)

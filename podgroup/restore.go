@@ -212,7 +212,7 @@ func heldRooms(rooms []NodeRoom, held map[string]resources.List) []NodeRoom {
 				free[name] = v
 			}
 		}
-		r.Free = free
+		r.setFree(free)
 		out = append(out, r)
 	}
 	return out

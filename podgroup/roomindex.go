@@ -69,7 +69,7 @@ func newRoomIndex(nodes []NodeRoom, needs []resources.List, hint []int32) *roomI
 	for i := range nodes {
 		row := x.row(i)
 		for d, name := range x.dims {
-			row[d] = nodes[i].Free[name]
+			row[d] = nodes[i].free(name)
 		}
 		x.order[i] = x.key(i)
 	}

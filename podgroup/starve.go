@@ -172,7 +172,7 @@ func (m *Manager) drainRoomsLocked(nodes []NodeRoom, key Key) []NodeRoom {
 	})
 	for i := range rooms {
 		if rooms[i].Allocatable != nil {
-			rooms[i].Free = rooms[i].Allocatable.Clone()
+			rooms[i].setFree(rooms[i].Allocatable.Clone())
 		}
 	}
 	rooms = m.roomsLocked(rooms, key)

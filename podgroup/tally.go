@@ -133,6 +133,11 @@ func (m *Manager) countLocked(g *Group) {
 	m.usage.count(g.tally, -1)
 	m.usage.count(t, 1)
 	g.tally = t
+	if t.waiting {
+		m.waitingGroups[g.key] = g
+	} else {
+		delete(m.waitingGroups, g.key)
+	}
 }
 
 // recountLocked counts every group again, after the queue tree changed
@@ -160,6 +165,12 @@ func (m *Manager) verifyTallies() string {
 			return fmt.Sprintf("pod group %s: tally %+v, its state says %+v", key, g.tally, want)
 		}
 		fresh.count(g.tally, 1)
+		if _, listed := m.waitingGroups[key]; listed != g.tally.waiting {
+			return fmt.Sprintf("pod group %s: listed as waiting %t, its tally says %t", key, listed, g.tally.waiting)
+		}
+	}
+	if len(m.waitingGroups) != int(sum(m.usage.waiting)) {
+		return fmt.Sprintf("%d groups listed as waiting, the queues count %d", len(m.waitingGroups), sum(m.usage.waiting))
 	}
 	for _, c := range []struct {
 		name      string
@@ -178,4 +189,12 @@ func (m *Manager) verifyTallies() string {
 			m.usage.admitted, m.usage.waiting, fresh.admitted, fresh.waiting)
 	}
 	return ""
+}
+
+func sum(counts map[queue.Name]int32) int32 {
+	var n int32
+	for _, c := range counts {
+		n += c
+	}
+	return n
 }

@@ -354,7 +354,7 @@ func newRoom(ni fwk.NodeInfo) podgroup.NodeRoom {
 	alloc := toList(ni.GetAllocatable(), int64(ni.GetAllocatable().GetAllowedPodNumber()))
 	free := alloc.Clone()
 	free.Sub(toList(ni.GetRequested(), int64(len(ni.GetPods()))))
-	return podgroup.NodeRoom{Name: node.Name, Node: node, Free: free, Allocatable: alloc}
+	return podgroup.NodeRoom{Name: node.Name, Node: node, Free: free, Allocatable: alloc}.WithCore()
 }
 
 func toList(r fwk.Resource, pods int64) resources.List {
