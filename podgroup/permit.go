@@ -290,6 +290,21 @@ func (m *Manager) Unpersisted(pod *v1.Pod) (Persist, bool) {
 	return *g.unpersisted, true
 }
 
+// RecordDue reports whether pod's binding may have to wait for its group's
+// quorum record (see Unpersisted): the group is admitted and short of its
+// quorum, so the pod may complete it or wait in Permit for the member
+// that does, or the group reached quorum and its record is still to write.
+func (m *Manager) RecordDue(pod *v1.Pod) bool {
+	key, ok := KeyOf(pod)
+	if !ok {
+		return false
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	g := m.groups[key]
+	return g != nil && (g.phase == PhaseAdmitted || (g.phase == PhaseRunning && g.unpersisted != nil))
+}
+
 // Persisted records that p, from Unpersisted, was written.
 func (m *Manager) Persisted(pod *v1.Pod, p Persist) {
 	key, ok := KeyOf(pod)

@@ -4,15 +4,19 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	schedv1beta1 "k8s.io/api/scheduling/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clientfake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	testingclock "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
 
 	gangconfig "github.com/gangsched/gangsched/apis/config"
 	"github.com/gangsched/gangsched/podgroup"
@@ -400,5 +404,79 @@ func TestRoomCacheFollowsNodeChanges(t *testing.T) {
 	}
 	if got := sorted[0].Free[v1.ResourceCPU]; got != 3000 {
 		t.Errorf("free CPU on a after relisting: %d, want 3000", got)
+	}
+}
+
+// A member that waits in Permit for the rest of its gang does not skip
+// PreBind: it binds as soon as the last member lets it through, and must
+// wait for the group's quorum record like the last member. The members
+// binding at once write the record once.
+func TestMembersLetThroughPermitWaitForTheRecord(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	member := func(name string) *v1.Pod {
+		p := w.MakePod("ns", name).Req("cpu", "1").Obj()
+		p.Spec.SchedulingGroup = &v1.PodSchedulingGroup{PodGroupName: ptr.To("job")}
+		return p
+	}
+	a, b := member("job-0"), member("job-1")
+	pl, infos := pluginAt(t, cpuNodes(1, "4"), a, b)
+	pg := &schedv1beta1.PodGroup{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "job", Generation: 1},
+		Spec: schedv1beta1.PodGroupSpec{SchedulingPolicy: schedv1beta1.PodGroupSchedulingPolicy{
+			Gang: &schedv1beta1.GangSchedulingPolicy{MinCount: 2}}},
+	}
+	client := pl.handle.ClientSet()
+	if _, err := client.SchedulingV1beta1().PodGroups("ns").Create(ctx, pg, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pl.manager.UpsertSchedulingPodGroup(pg)
+	states := map[*v1.Pod]fwk.CycleState{}
+	for _, p := range []*v1.Pod{a, b} {
+		state := framework.NewCycleState()
+		states[p] = state
+		if _, st := pl.PreFilter(ctx, state, p, infos); !st.IsSuccess() {
+			t.Fatalf("PreFilter %s: %v", p.Name, st)
+		}
+		pl.Reserve(ctx, state, p, "a")
+		st, _ := pl.Permit(ctx, state, p, "a")
+		if p == a {
+			if st.Code() != fwk.Wait {
+				t.Fatalf("Permit of the first member = %v, want Wait", st)
+			}
+			// Its binding cycle starts now, before the gang is whole.
+			if _, st := pl.PreBindPreFlight(ctx, state, a, "a"); !st.IsSuccess() {
+				t.Fatalf("PreBindPreFlight of a member waiting in Permit = %v, want Success", st)
+			}
+		}
+	}
+	fake := client.(*clientfake.Clientset)
+	fake.ClearActions()
+	var wg sync.WaitGroup
+	for _, p := range []*v1.Pod{a, b} {
+		wg.Go(func() {
+			if st := pl.PreBind(ctx, states[p], p, "a"); !st.IsSuccess() {
+				t.Errorf("PreBind %s = %v", p.Name, st)
+			}
+		})
+	}
+	wg.Wait()
+	patches := 0
+	for _, act := range fake.Actions() {
+		if act.GetVerb() == "patch" && act.GetResource().Resource == "podgroups" {
+			patches++
+		}
+	}
+	if patches != 1 {
+		t.Errorf("%d patches of the PodGroup, want the one record", patches)
+	}
+	got, err := client.SchedulingV1beta1().PodGroups("ns").Get(ctx, "job", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Annotations[podgroup.AnnotationQuorum] == "" {
+		t.Errorf("PodGroup annotations after PreBind: %v, want the quorum record", got.Annotations)
+	}
+	if _, st := pl.PreBindPreFlight(ctx, states[a], a, "a"); !st.IsSkip() {
+		t.Errorf("PreBindPreFlight once the record is written = %v, want Skip", st)
 	}
 }

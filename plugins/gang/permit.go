@@ -4,17 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
 	schedv1beta1 "k8s.io/api/scheduling/v1beta1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	fwk "k8s.io/kube-scheduler/framework"
 	schedv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
-
-	"github.com/gangsched/gangsched/podgroup"
 )
 
 // Reserve takes the member's room from its group's reservation.
@@ -59,10 +59,13 @@ func (pl *Gang) Permit(ctx context.Context, state fwk.CycleState, pod *v1.Pod, n
 	return fwk.NewStatus(fwk.Unschedulable, d.Message), 0
 }
 
-// PreBindPreFlight skips PreBind unless the pod's group has its quorum
-// record to write.
+// PreBindPreFlight skips PreBind unless the pod's binding may have to wait
+// for its group's quorum record (podgroup.Manager.RecordDue). Members that
+// wait in Permit for the rest of their gang must not skip it: they bind as
+// soon as the last member lets them through, and none may bind before the
+// record is written.
 func (pl *Gang) PreBindPreFlight(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodeName string) (*fwk.PreBindPreFlightResult, *fwk.Status) {
-	if _, ok := pl.manager.Unpersisted(pod); !ok {
+	if !pl.manager.RecordDue(pod) {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
 	return nil, nil
@@ -72,22 +75,46 @@ func (pl *Gang) PreBindPreFlight(ctx context.Context, state fwk.CycleState, pod 
 // and the deadline of the room still reserved for it
 // (AnnotationReservedUntil) on its PodGroup or Spark driver before the pod
 // binds, so that a scheduler taking over after a crash finds them (see
-// podgroup.Manager.Unpersisted and Restore). Members binding at the same
-// time may each write it; the patch is the same.
+// podgroup.Manager.Unpersisted and Restore). The members binding at the
+// same time wait for one write of the record, which none of them binds
+// before.
 func (pl *Gang) PreBind(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodeName string) *fwk.Status {
-	p, ok := pl.manager.Unpersisted(pod)
-	if !ok {
-		return nil
+	// A record made again while one was written (the room planned anew)
+	// is written too before the pod binds.
+	for {
+		p, ok := pl.manager.Unpersisted(pod)
+		if !ok {
+			return nil
+		}
+		obj, ok := p.Object.(metav1.Object)
+		if !ok {
+			return fwk.AsStatus(fmt.Errorf("unexpected group object %T", p.Object))
+		}
+		annotations := p.Annotations()
+		patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
+		if err != nil {
+			return fwk.AsStatus(err)
+		}
+		write := fmt.Sprintf("%T/%s/%s/%s", p.Object, obj.GetNamespace(), obj.GetName(), patch)
+		_, err, _ = pl.records.Do(write, func() (any, error) {
+			// A member that joins after the write ended finds it done.
+			if cur, due := pl.manager.Unpersisted(pod); !due || !maps.Equal(cur.Annotations(), annotations) {
+				return nil, nil
+			}
+			if err := pl.writeRecord(ctx, p.Object, obj, patch); err != nil {
+				return nil, err
+			}
+			pl.manager.Persisted(pod, p)
+			return nil, nil
+		})
+		if err != nil {
+			return fwk.AsStatus(fmt.Errorf("writing the reservation deadline of the pod's group: %w", err))
+		}
 	}
-	if err := pl.writeDeadline(ctx, p); err != nil {
-		return fwk.AsStatus(fmt.Errorf("writing the reservation deadline of the pod's group: %w", err))
-	}
-	pl.manager.Persisted(pod, p)
-	return nil
 }
 
-// writeDeadline merge-patches the Persist's annotations onto the group's
-// object; an object already gone needs none.
+// writeRecord merge-patches a group's record onto the group's object; an
+// object already gone needs none.
 //
 // A pod is patched through its status subresource, which the scheduler may
 // write already (system:kube-scheduler), rather than through the pod itself,
@@ -96,16 +123,9 @@ func (pl *Gang) PreBind(ctx context.Context, state fwk.CycleState, pod *v1.Pod, 
 // (k8s.io/kubernetes pkg/registry/core/pod/strategy.go,
 // podStatusStrategy.PrepareForUpdate). A PodGroup's status subresource does
 // not (custom resources keep only status), so a PodGroup is patched itself.
-func (pl *Gang) writeDeadline(ctx context.Context, p podgroup.Persist) error {
-	obj, ok := p.Object.(metav1.Object)
-	if !ok {
-		return fmt.Errorf("unexpected group object %T", p.Object)
-	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": p.Annotations()}})
-	if err != nil {
-		return err
-	}
-	switch p.Object.(type) {
+func (pl *Gang) writeRecord(ctx context.Context, object runtime.Object, obj metav1.Object, patch []byte) error {
+	var err error
+	switch object.(type) {
 	case *schedv1beta1.PodGroup:
 		_, err = pl.handle.ClientSet().SchedulingV1beta1().PodGroups(obj.GetNamespace()).Patch(ctx, obj.GetName(), types.MergePatchType, patch, metav1.PatchOptions{})
 	case *schedv1alpha1.PodGroup:

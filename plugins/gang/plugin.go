@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	v1 "k8s.io/api/core/v1"
 	schedv1beta1 "k8s.io/api/scheduling/v1beta1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -97,6 +98,9 @@ type Gang struct {
 	// deletions are the pods to disrupt and delete (releases, preemption
 	// victims), worked off by deleteWorkers goroutines.
 	deletions workqueue.TypedInterface[podgroup.Deletion]
+	// records joins the members of a group that write the same quorum
+	// record in PreBind at once into one write.
+	records singleflight.Group
 }
 
 // deleteWorkers is how many pods are disrupted and deleted at once.
