@@ -5,13 +5,18 @@ package perf
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	apiextensionsclientset "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	_ "k8s.io/component-base/logs/json/register"
+	"k8s.io/component-base/metrics/legacyregistry"
 	fwk "k8s.io/kube-scheduler/framework"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	perf "k8s.io/kubernetes/test/integration/scheduler_perf"
@@ -29,7 +34,80 @@ func TestMain(m *testing.M) {
 	}
 	// Collect scheduler_plugin_execution_duration_seconds for Gang too.
 	perf.PluginNames = append(perf.PluginNames, gang.Name)
-	os.Exit(m.Run())
+	stop := watchRequests()
+	code := m.Run()
+	stop()
+	os.Exit(code)
+}
+
+// watchRequests prints, for each test case, the API server's count of the
+// writes it served (apiserver_request_total in this process's registry:
+// creates, updates, patches and deletes by resource) to bench.log: what
+// each scheduler writes per pod is where their costs part. Every test case
+// starts its own API server, which starts the counts again; the counts are
+// read every 200 ms and printed when they fall, and at the end.
+func watchRequests() (stop func()) {
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		var last map[string]float64
+		n := 0
+		print := func() {
+			n++
+			for _, k := range slices.Sorted(maps.Keys(last)) {
+				fmt.Printf("api writes, test case %d: %s %.0f\n", n, k, last[k])
+			}
+		}
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				print()
+				return
+			case <-tick.C:
+			}
+			now := writeCounts()
+			if total(now) < total(last) {
+				print()
+			}
+			last = now
+		}
+	}()
+	return func() { close(done); <-exited }
+}
+
+func total(counts map[string]float64) float64 {
+	var t float64
+	for _, v := range counts {
+		t += v
+	}
+	return t
+}
+
+// writeCounts reads apiserver_request_total's writes, by verb and resource.
+func writeCounts() map[string]float64 {
+	families, err := legacyregistry.DefaultGatherer.Gather()
+	if err != nil {
+		return nil
+	}
+	counts := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() != "apiserver_request_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			l := map[string]string{}
+			for _, p := range m.GetLabel() {
+				l[p.GetName()] = p.GetValue()
+			}
+			switch l["verb"] {
+			case "POST", "PUT", "PATCH", "APPLY", "DELETE":
+				counts[strings.TrimSuffix(l["verb"]+" "+l["resource"]+"/"+l["subresource"], "/")] += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return counts
 }
 
 // BenchmarkPerfScheduling runs every test case of performance-config.yaml
