@@ -242,7 +242,12 @@ func (m *Manager) UpsertPod(pod *v1.Pod) Actions {
 }
 
 func (m *Manager) upsertMemberLocked(g *Group, pod *v1.Pod, acts *Actions) {
-	defer m.countLocked(g)
+	recount := true
+	defer func() {
+		if recount {
+			m.countLocked(g)
+		}
+	}()
 	mb := g.members[pod.UID]
 	if mb == nil {
 		mb = &member{state: memberPending}
@@ -253,7 +258,9 @@ func (m *Manager) upsertMemberLocked(g *Group, pod *v1.Pod, acts *Actions) {
 	phaseChanged := mb.pod != nil && mb.pod.Status.Phase != pod.Status.Phase
 	added := mb.pod == nil
 	mb.pod = pod
-	mb.requests = resources.PodRequests(pod)
+	requests := resources.PodRequests(pod)
+	same := !added && !phaseChanged && requests.Equal(mb.requests)
+	mb.requests = requests
 	if added {
 		m.checkMemberSizeLocked(g, mb, acts)
 	}
@@ -283,6 +290,11 @@ func (m *Manager) upsertMemberLocked(g *Group, pod *v1.Pod, acts *Actions) {
 	}
 	prev := mb.state
 	mb.state = stateOf(pod, prev)
+	// An update that changes none of what the group counts toward the
+	// queues (the member's state, phase and requests; a driver's spec is
+	// counted above) need not count the group again, which sums all its
+	// members: most updates are a running executor's status.
+	recount = !same || prev != mb.state
 	if prev != mb.state || phaseChanged {
 		acts.Statuses = append(acts.Statuses, g.key)
 	}

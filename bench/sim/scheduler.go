@@ -121,7 +121,7 @@ func StartProcess(ctx context.Context, s Scheduler, binary, kubeconfig, dir stri
 	c, err := startChild(binary, logPath, "--config="+cfgPath, "--v=2",
 		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", port),
 		"--authentication-kubeconfig="+kubeconfig, "--authorization-kubeconfig="+kubeconfig,
-		"--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics")
+		"--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics,/debug/pprof/*")
 	if err != nil {
 		return nil, err
 	}

@@ -42,8 +42,18 @@ type preFilterState struct {
 	noRoom bool
 }
 
-// Clone returns the state itself: nothing writes it after PreFilter.
+// Clone returns the state itself: nothing writes it after PreFilter but
+// release, once the cycle's Filter and Score are done.
 func (s *preFilterState) Clone() fwk.StateData { return s }
+
+// release drops the room held by node once Filter and Score are done with
+// the pod (Reserve). The cycle's state lives on while the pod waits in
+// Permit for the rest of its gang, and with hundreds of members waiting
+// and room held on a thousand nodes, their copies of it were half the
+// scheduler's heap.
+func (s *preFilterState) release() {
+	s.reservedByOthers, s.own, s.drained = nil, nil, nil
+}
 
 func getPreFilterState(state fwk.CycleState) (*preFilterState, error) {
 	c, err := state.Read(preFilterStateKey)

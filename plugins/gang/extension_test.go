@@ -123,6 +123,12 @@ func TestPreFilterStatus(t *testing.T) {
 			if got := sumCPU(s.reservedByOthers); got != tc.heldCPU {
 				t.Errorf("room held by others: %d millicores, want %d", got, tc.heldCPU)
 			}
+			// Once the pod is placed, its cycle's state (kept while it
+			// waits in Permit) no longer holds the room by node.
+			pl.Reserve(ctx, state, tc.pod, tc.nodes[0].Name)
+			if s.reservedByOthers != nil || s.own != nil || s.drained != nil {
+				t.Errorf("after Reserve the cycle's state still holds room by node: %+v", s)
+			}
 		})
 	}
 }

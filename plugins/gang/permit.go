@@ -19,6 +19,9 @@ import (
 
 // Reserve takes the member's room from its group's reservation.
 func (pl *Gang) Reserve(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodeName string) *fwk.Status {
+	if s, err := getPreFilterState(state); err == nil {
+		s.release()
+	}
 	pl.act(ctx, pl.manager.Assume(pod, nodeName))
 	return nil
 }
