@@ -8,7 +8,6 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	_ "k8s.io/component-base/logs/json/register"
-	"k8s.io/component-base/metrics/legacyregistry"
 	fwk "k8s.io/kube-scheduler/framework"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	perf "k8s.io/kubernetes/test/integration/scheduler_perf"
@@ -67,7 +65,7 @@ func watchRequests() (stop func()) {
 				return
 			case <-tick.C:
 			}
-			now := writeCounts()
+			now := cluster.APIWrites()
 			if total(now) < total(last) {
 				print()
 			}
@@ -83,31 +81,6 @@ func total(counts map[string]float64) float64 {
 		t += v
 	}
 	return t
-}
-
-// writeCounts reads apiserver_request_total's writes, by verb and resource.
-func writeCounts() map[string]float64 {
-	families, err := legacyregistry.DefaultGatherer.Gather()
-	if err != nil {
-		return nil
-	}
-	counts := map[string]float64{}
-	for _, f := range families {
-		if f.GetName() != "apiserver_request_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			l := map[string]string{}
-			for _, p := range m.GetLabel() {
-				l[p.GetName()] = p.GetValue()
-			}
-			switch l["verb"] {
-			case "POST", "PUT", "PATCH", "APPLY", "DELETE":
-				counts[strings.TrimSuffix(l["verb"]+" "+l["resource"]+"/"+l["subresource"], "/")] += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return counts
 }
 
 // BenchmarkPerfScheduling runs every test case of performance-config.yaml

@@ -42,6 +42,11 @@ type Result struct {
 	// process used over the run: CPU time, and its peak resident memory.
 	SchedulerCPUSeconds float64
 	SchedulerMaxRSS     int64
+	// Writes are the API server's writes over the run, by "VERB
+	// resource[/subresource]" (cluster.APIWrites), from every client: the
+	// scheduler's (kube-scheduler's client is limited to 50 requests a
+	// second, which bounds how fast it binds), kwok's and the simulator's.
+	Writes map[string]float64
 	// Plain counts the plain pods submitted; PlainLatency holds, per bound
 	// plain pod, the time from its creation until it had a node.
 	Plain        int
@@ -186,6 +191,23 @@ func WriteTable(w io.Writer, results []*Result) {
 				return fmt.Sprintf("%.0f%%, %d", 100*r.Queues[i].Share, r.Queues[i].Completed)
 			})
 		}
+	}
+	if results[0].Writes != nil {
+		add("API writes per pod bound, all clients: bindings / pod status / PodGroups / Events", func(r *Result) string {
+			if r.PodsBound == 0 {
+				return "-"
+			}
+			per := func(keys ...string) string {
+				var n float64
+				for _, k := range keys {
+					n += r.Writes[k]
+				}
+				return fmt.Sprintf("%.2f", n/float64(r.PodsBound))
+			}
+			return per("POST pods/binding") + " / " + per("PATCH pods/status", "PUT pods/status") + " / " +
+				per("PATCH podgroups", "PUT podgroups", "PUT podgroups/status", "PATCH podgroups/status") + " / " +
+				per("POST events", "PATCH events")
+		})
 	}
 	add("scheduler CPU time / peak memory", func(r *Result) string {
 		return fmt.Sprintf("%.1fs / %.0f MiB", r.SchedulerCPUSeconds, float64(r.SchedulerMaxRSS)/(1<<20))

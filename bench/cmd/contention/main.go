@@ -238,6 +238,7 @@ func (r runner) runOne(ctx context.Context, s sim.Scheduler, wl sim.Workload, lo
 	}
 	defer env.Stop()
 	c := env.Cluster
+	before := cluster.APIWrites() // the API servers of earlier runs, in this process, counted too
 	p, err := sim.StartProcess(ctx, s, r.binary, c.KubeconfigPath, r.out, c.Client, env.Namespace)
 	if err != nil {
 		return nil, err
@@ -252,5 +253,9 @@ func (r runner) runOne(ctx context.Context, s sim.Scheduler, wl sim.Workload, lo
 	}
 	res.Scheduler = s.Name
 	res.SchedulerCPUSeconds, res.SchedulerMaxRSS = p.Usage()
+	res.Writes = cluster.APIWrites()
+	for k, v := range before {
+		res.Writes[k] -= v
+	}
 	return res, nil
 }
