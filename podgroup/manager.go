@@ -259,7 +259,8 @@ func (m *Manager) upsertMemberLocked(g *Group, pod *v1.Pod, acts *Actions) {
 	added := mb.pod == nil
 	mb.pod = pod
 	requests := resources.PodRequests(pod)
-	same := !added && !phaseChanged && requests.Equal(mb.requests)
+	// A driver declares its gang (spec), and is one pod per app.
+	same := !added && !phaseChanged && requests.Equal(mb.requests) && !IsSparkDriver(pod)
 	mb.requests = requests
 	if added {
 		m.checkMemberSizeLocked(g, mb, acts)
@@ -281,6 +282,7 @@ func (m *Manager) upsertMemberLocked(g *Group, pod *v1.Pod, acts *Actions) {
 	} else if _, declares := pod.Annotations[AnnotationExecutors]; declares && g.key.Kind == KindSparkApp &&
 		g.driver == nil && (g.declarer == nil || !annotationsEqual(g.declarer, pod)) {
 		// Client mode: no driver pod, the executors declare the gang.
+		same = false // the spec changes what the group waits for
 		g.declarer = pod
 		g.spec = SpecFromSparkExecutor(pod)
 		g.failure = nil
@@ -291,9 +293,10 @@ func (m *Manager) upsertMemberLocked(g *Group, pod *v1.Pod, acts *Actions) {
 	prev := mb.state
 	mb.state = stateOf(pod, prev)
 	// An update that changes none of what the group counts toward the
-	// queues (the member's state, phase and requests; a driver's spec is
-	// counted above) need not count the group again, which sums all its
-	// members: most updates are a running executor's status.
+	// queues (the member's state, phase and requests, and the spec a
+	// driver or declaring executor gives) need not count the group again,
+	// which sums all its members: most updates are a running executor's
+	// status.
 	recount = !same || prev != mb.state
 	if prev != mb.state || phaseChanged {
 		acts.Statuses = append(acts.Statuses, g.key)

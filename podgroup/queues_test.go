@@ -210,3 +210,22 @@ func TestHeldBackBorrowerStillDrainsWhenStarving(t *testing.T) {
 		t.Fatalf("starving borrower: %q", adm.Message)
 	}
 }
+
+// A Spark driver's update that changes its declared gang, and nothing else
+// of the pod, counts the group again: what its queue waits for follows the
+// new spec (the Manager checks every tally at each unlock in tests).
+func TestDriverRedeclaringItsGangIsCountedAgain(t *testing.T) {
+	m, _ := newManager()
+	driver := w.MakeSparkDriver("ns", "pi").Req("cpu", "1").Executors(2, "cpu=1").Obj()
+	m.UpsertPod(driver)
+	bigger := driver.DeepCopy()
+	bigger.Annotations[podgroup.AnnotationExecutors] = "5"
+	m.UpsertPod(bigger)
+	// A client-mode executor that declares the gang, redeclaring it.
+	exec := w.MakeSparkExecutor("ns", "client", 1, nil).Req("cpu", "1").
+		Annotation(podgroup.AnnotationExecutors, "2").Annotation(podgroup.AnnotationExecutorRequests, "cpu=1").Obj()
+	m.UpsertPod(exec)
+	again := exec.DeepCopy()
+	again.Annotations[podgroup.AnnotationExecutors] = "4"
+	m.UpsertPod(again)
+}
