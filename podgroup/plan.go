@@ -59,13 +59,10 @@ func (r *NodeRoom) setFree(free resources.List) {
 // free reads one resource of r's free room.
 func (r *NodeRoom) free(name v1.ResourceName) int64 {
 	if r.hasCore {
-		switch name {
-		case v1.ResourceCPU:
-			return r.core[0]
-		case v1.ResourceMemory:
-			return r.core[1]
-		case resources.Pods:
-			return r.core[2]
+		for d, core := range coreNames {
+			if name == core {
+				return r.core[d]
+			}
 		}
 	}
 	return r.Free[name]
