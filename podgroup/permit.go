@@ -166,9 +166,10 @@ func (m *Manager) memberDeletedLocked(g *Group, pod *v1.Pod, prev memberState, a
 		return // enough members remain to reach quorum
 	}
 	if prev == memberAssumed {
-		// Its Permit wait may not have ended yet (the scheduler's own
-		// informer may lag behind the one feeding the Manager).
-		acts.Reject = append(acts.Reject, Rejection{UID: pod.UID, Message: fmt.Sprintf("pod group %s released: member deleted", g.key)})
+		// The deleted pod itself is not rejected here: kube-scheduler
+		// rejects a waiting pod it sees deleted, and two rejections of one
+		// waiting pod at once race inside kube-scheduler (waitingPod's
+		// stopWithStatus writes under a read lock).
 		placed++
 	}
 	m.releaseLocked(g, metrics.ReleaseMemberDeleted, deletedMessage(pod, placed, g.spec.MinMember), acts)
