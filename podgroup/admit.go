@@ -236,8 +236,8 @@ func (m *Manager) noteWaitLocked(g *Group, adm *Admission) {
 // beyond the gang (an executor more than declared, or created after the
 // reservation expired), and takes its queue's allocation up by what it
 // requests beyond the room still reserved: it must stay within the max of
-// its queue and of every queue above it and, while another queue waits,
-// within their fair shares (shareCheck).
+// its queue and of every queue above it and, while another queue waits
+// for room (waitingQueueLocked), within their fair shares (shareCheck).
 func (m *Manager) beyondGangLocked(g *Group, pod *v1.Pod) string {
 	mb := g.members[pod.UID]
 	if mb == nil || mb.state != memberPending {
@@ -262,7 +262,7 @@ func (m *Manager) beyondGangLocked(g *Group, pod *v1.Pod) string {
 	}
 	msg := m.maxCheckLocked(n, need, f)
 	if msg == "" {
-		msg = shareCheck(n, need, f)
+		msg = shareCheck(n, need, f, m.waitingQueueLocked(n.Name, f))
 	}
 	if msg != "" {
 		m.heldBack[g.key] = struct{}{}

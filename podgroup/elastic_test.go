@@ -170,6 +170,39 @@ func TestExtraMemberWaitsAtItsFairShare(t *testing.T) {
 	}
 }
 
+// Groups of another queue that room alone would not let in (short of
+// members, or over their queue's max) hold no member beyond a gang back:
+// the room it would leave would serve nobody.
+func TestExtraMemberNotHeldBackByGroupsRoomWouldNotAdmit(t *testing.T) {
+	for name, tc := range map[string]struct {
+		maxB string // queue b's max CPU
+		wait func(m *podgroup.Manager)
+	}{
+		"short of members": {wait: func(m *podgroup.Manager) {
+			m.UpsertPodGroup(w.MakePodGroup("team-b", "pair").MinMember(2).Obj())
+			m.UpsertPod(w.MakePod("team-b", "pair-0").Group("pair").Req("cpu", "4").Obj())
+		}},
+		"over its queue's max": {maxB: "4", wait: func(m *podgroup.Manager) { pendingGroup(m, "team-b", "big", "5", 0) }},
+	} {
+		t.Run(name, func(t *testing.T) {
+			logger, _ := ktesting.NewTestContext(t)
+			m, _ := newManager()
+			a, b := makeQueue("a", 1, ""), makeQueue("b", 1, tc.maxB)
+			a.Spec.Namespaces, b.Spec.Namespaces = []string{"team-a"}, []string{"team-b"}
+			m.SetQueues([]*v1alpha1.Queue{a, b})
+			m.UpsertNode(w.MakeNode("n", "cpu", "8").Obj())
+			c := &cluster{cpu: 8}
+			c.runElastic(m, "team-a", "grow", 1, 4, 0)
+			tc.wait(m)
+			extra := w.MakePod("team-a", "grow-4").Group("grow").Req("cpu", "1").Obj()
+			m.UpsertPod(extra)
+			if adm := m.Admit(logger, extra, c); !adm.Admitted {
+				t.Errorf("the member beyond the gang waits for a group room would not admit: %s", adm.Message)
+			}
+		})
+	}
+}
+
 // An app declared with Spark's dynamic allocation settings is a gang of
 // its driver and minExecutors; executors beyond are placed up to
 // maxExecutors.

@@ -323,19 +323,12 @@ func (m *Manager) maxCheckLocked(n *queue.Node, need resources.List, f *fairness
 }
 
 // shareCheck says which queue, of n and those above it, need would take
-// beyond its fair share while another queue has groups or members waiting,
-// or "". It holds back what grows a running group past its gang (executors
-// of Spark's dynamic allocation): they hold no reservation, and take only
-// room no other queue is entitled to. With no other queue waiting, a
-// queue's fair share is all it asks for, up to its max.
-func shareCheck(n *queue.Node, need resources.List, f *fairness) string {
-	waiting := ""
-	for _, q := range slices.Sorted(maps.Keys(f.pending)) {
-		if q != n.Name && !f.pending[q].IsZero() {
-			waiting = string(q)
-			break
-		}
-	}
+// beyond its fair share while queue waiting waits for room, or "". It
+// holds back what grows a running group past its gang (executors of
+// Spark's dynamic allocation): they hold no reservation, and take only
+// room no other queue is entitled to. With no other queue waiting
+// (waiting ""), a queue's fair share is all it asks for, up to its max.
+func shareCheck(n *queue.Node, need resources.List, f *fairness, waiting queue.Name) string {
 	if waiting == "" {
 		return ""
 	}
@@ -354,21 +347,49 @@ func shareCheck(n *queue.Node, need resources.List, f *fairness) string {
 	return ""
 }
 
+// waitingQueueLocked names the first queue other than own, by name, that
+// waits for room, or "": one with members beyond a gang waiting, or with a
+// waiting group that only room holds back (roomWouldAdmitLocked). A queue
+// whose groups wait for their members, their PodGroup, their queue's max
+// or their namespace's quota holds no other queue's apps back from
+// growing: the room they would leave would serve nobody.
+func (m *Manager) waitingQueueLocked(own queue.Name, f *fairness) queue.Name {
+	var waiting queue.Name
+	for q, l := range m.usage.beyond {
+		if q != own && !l.IsZero() && (waiting == "" || q < waiting) {
+			waiting = q
+		}
+	}
+	for _, g := range m.waitingGroups {
+		if q := f.queueOf(g.key); q != own && (waiting == "" || q < waiting) && m.roomWouldAdmitLocked(g, f) {
+			waiting = q
+		}
+	}
+	return waiting
+}
+
+// roomWouldAdmitLocked reports whether room alone keeps a waiting group
+// out: it is declared, valid and complete, and its queue and its
+// namespace's quotas let it in. A group backing off after a release
+// counts: it is tried again soon.
+func (m *Manager) roomWouldAdmitLocked(g *Group, f *fairness) bool {
+	if g.phase != PhasePending || !g.spec.Valid() || (g.key.Kind != KindSparkApp && g.podGroup == nil) {
+		return false
+	}
+	if live, _ := g.counts(); int32(live) < g.spec.MinMember || len(g.pendingPods()) == 0 {
+		return false
+	}
+	return m.queueCheckLocked(g, f) == "" && m.quotaCheckLocked(g) == ""
+}
+
 // eligibleLocked reports whether a pending group could be admitted if it
 // fit: declared, valid, complete, not backing off, and let in by its queue
 // and its namespace's quotas.
 func (m *Manager) eligibleLocked(g *Group, f *fairness) bool {
-	if g.phase != PhasePending || !g.spec.Valid() || (g.key.Kind != KindSparkApp && g.podGroup == nil) {
-		return false
-	}
-	live, _ := g.counts()
-	if int32(live) < g.spec.MinMember || len(g.pendingPods()) == 0 {
-		return false
-	}
 	if r, ok := m.retry[g.key]; ok && m.clock.Now().Before(r.at) {
 		return false
 	}
-	return m.queueCheckLocked(g, f) == "" && m.quotaCheckLocked(g) == ""
+	return m.roomWouldAdmitLocked(g, f)
 }
 
 // maxAhead bounds how many groups ahead of a group Admit plans, to keep an

@@ -39,6 +39,7 @@ func (t tally) equal(o tally) bool {
 type usage struct {
 	allocated map[queue.Name]resources.List // subtree sums
 	pending   map[queue.Name]resources.List // waiting groups and members beyond a gang
+	beyond    map[queue.Name]resources.List // members beyond a gang, of pending
 	demand    map[queue.Name]resources.List // pending and held, the queue's own groups
 	admitted  map[queue.Name]int32
 	waiting   map[queue.Name]int32
@@ -48,6 +49,7 @@ func newUsage() *usage {
 	return &usage{
 		allocated: map[queue.Name]resources.List{},
 		pending:   map[queue.Name]resources.List{},
+		beyond:    map[queue.Name]resources.List{},
 		demand:    map[queue.Name]resources.List{},
 		admitted:  map[queue.Name]int32{},
 		waiting:   map[queue.Name]int32{},
@@ -65,6 +67,7 @@ func (u *usage) count(t tally, sign int64) {
 		addCount(u.admitted, t.queue, sign)
 		addTo(u.demand, t.queue, t.beyond, sign)
 		addTo(u.pending, t.queue, t.beyond, sign)
+		addTo(u.beyond, t.queue, t.beyond, sign)
 	case t.waiting:
 		addTo(u.demand, t.queue, t.amount, sign)
 		addTo(u.pending, t.queue, t.amount, sign)
@@ -178,6 +181,7 @@ func (m *Manager) verifyTallies() string {
 	}{
 		{"allocated", m.usage.allocated, fresh.allocated},
 		{"pending", m.usage.pending, fresh.pending},
+		{"beyond", m.usage.beyond, fresh.beyond},
 		{"demand", m.usage.demand, fresh.demand},
 	} {
 		if !maps.EqualFunc(c.got, c.want, resources.List.Equal) {
