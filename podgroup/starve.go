@@ -3,6 +3,7 @@ package podgroup
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -48,7 +49,7 @@ func (m *Manager) drainLocked(logger klog.Logger, g *Group, nodes Nodes, acts *A
 		m.stopDrainingLocked(d)
 		m.setReservedLocked(d, nil, metrics.ReservationFreed, acts)
 	}
-	placement := m.drainPlanLocked(logger, g, nodes)
+	placement, domain := m.drainPlanLocked(logger, g, nodes)
 	if placement == nil {
 		return // it would not fit even on drained nodes
 	}
@@ -56,9 +57,12 @@ func (m *Manager) drainLocked(logger klog.Logger, g *Group, nodes Nodes, acts *A
 	m.drainer = g
 	m.setReservedLocked(g, placement.PerNode, "", acts)
 	names := sortedNodeNames(placement.PerNode)
+	if domain != "" {
+		domain = " of " + domain
+	}
 	m.eventLocked(g, acts, v1.EventTypeWarning, ReasonStarving, fmt.Sprintf(
-		"pod group %s waited %s for room: reserving nodes %s as they drain; no new pod is placed in that room",
-		g.key, now.Sub(g.pendingSince).Round(time.Second), strings.Join(names, ", ")))
+		"pod group %s waited %s for room: reserving nodes %s%s as they drain; no new pod is placed in that room",
+		g.key, now.Sub(g.pendingSince).Round(time.Second), strings.Join(names, ", "), domain))
 	logger.V(2).Info("Reserving nodes for a starving pod group", "podGroup", g.key, "nodes", names)
 }
 
@@ -99,7 +103,7 @@ func (m *Manager) firstStarvingLocked(logger klog.Logger, now time.Time, nodes N
 			continue
 		}
 		if nodes != nil {
-			if m.drainPlanLocked(logger, g, nodes) == nil {
+			if placement, _ := m.drainPlanLocked(logger, g, nodes); placement == nil {
 				continue
 			}
 		} else if g.drainFit.known && !g.drainFit.fits {
@@ -117,19 +121,55 @@ type drainFit struct {
 	version     uint64
 }
 
-// drainPlanLocked plans g on every node as if drained (drainRoomsLocked);
-// nil when it would not fit even so. Whether it fits is remembered in
-// g.drainFit for the nodes' version.
-func (m *Manager) drainPlanLocked(logger klog.Logger, g *Group, nodes Nodes) *Placement {
+// drainPlanLocked plans g on every node as if drained (drainRoomsLocked),
+// inside one domain (named as label=value) when g asks for one and one
+// holds it, and only there when it requires one; nil when it would not
+// fit even so. Whether it fits is remembered in g.drainFit for the nodes'
+// version.
+func (m *Manager) drainPlanLocked(logger klog.Logger, g *Group, nodes Nodes) (*Placement, string) {
 	version := nodes.Version()
 	if g.drainFit.known && g.drainFit.version == version && !g.drainFit.fits {
-		return nil
+		return nil, ""
 	}
 	_, placed := g.counts()
 	items, required := m.itemsLocked(g, placed)
-	placement, short := Plan(logger, m.drainRoomsLocked(nodes.Rooms(), g.key), items, required, nil)
-	g.drainFit = drainFit{known: true, fits: short == nil, version: version}
-	return placement
+	now := nodes.Rooms()
+	drained := m.drainRoomsLocked(now, g.key)
+	var placement *Placement
+	domain := ""
+	if t := g.spec.Topology; t != nil {
+		placement, domain = drainInDomain(logger, t.Key, now, drained, items, required)
+	}
+	if placement == nil && (g.spec.Topology == nil || !g.spec.Topology.Required) {
+		placement, _ = Plan(logger, drained, items, required, nil)
+	}
+	g.drainFit = drainFit{known: true, fits: placement != nil, version: version}
+	return placement, domain
+}
+
+// drainInDomain plans a group that asks for one domain of node label key
+// inside one domain as if drained: of the domains that hold it drained,
+// the one with the most CPU free now, to start the soonest. It returns the
+// plan and the domain as key=value, or nil when no domain holds it. now
+// lists the nodes as they are, drained as drainRoomsLocked sees them.
+func drainInDomain(logger klog.Logger, key string, now, drained []NodeRoom, items []Item, required int) (*Placement, string) {
+	freeNow := map[string]int64{}
+	for _, r := range now {
+		if r.Node != nil {
+			if v, ok := r.Node.Labels[key]; ok {
+				freeNow[v] += r.Free[v1.ResourceCPU]
+			}
+		}
+	}
+	domains := byDomain(drained, key)
+	values := slices.Collect(maps.Keys(domains))
+	slices.SortFunc(values, func(a, b string) int { return cmp.Or(-cmp.Compare(freeNow[a], freeNow[b]), cmp.Compare(a, b)) })
+	for _, v := range values {
+		if placement, _ := Plan(logger, domains[v], items, required, nil); placement != nil {
+			return placement, key + "=" + v
+		}
+	}
+	return nil, ""
 }
 
 // stopUselessDrainLocked ends the drain reservation of a group that can
