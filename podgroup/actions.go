@@ -79,6 +79,9 @@ type Persist struct {
 	// Reservation is the room reserved by node; nil for none to write,
 	// empty when a room written before is no longer held.
 	Reservation map[string]resources.List
+	// Domain is the topology domain (AnnotationDomain) of a group that asks
+	// for one, "" when it was spread; nil for a group that asks for none.
+	Domain *string
 }
 
 // Annotations returns the annotations to write.
@@ -91,6 +94,9 @@ func (p Persist) Annotations() map[string]string {
 		out[AnnotationReservation] = v
 	} else if p.Reservation != nil && len(p.Reservation) == 0 {
 		out[AnnotationReservation] = "{}" // the room held before is all gone
+	}
+	if p.Domain != nil {
+		out[AnnotationDomain] = *p.Domain
 	}
 	return out
 }

@@ -170,6 +170,9 @@ type recovery struct {
 	// (AnnotationReservation), which Restore takes up again where it is
 	// still free.
 	restoreRoom map[string]resources.List
+	// restoreDomain is the topology domain the previous instance recorded
+	// (AnnotationDomain), which Restore keeps the group in.
+	restoreDomain string
 	// partialDeadline is when a pending group found with members bound
 	// but not all of MinMember is released whole, bound members deleted,
 	// unless the rest is placed by then (see observeBoundLocked).

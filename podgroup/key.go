@@ -84,6 +84,11 @@ const (
 	// the invariant checker read it. It is left out when it would exceed
 	// MaxReservationAnnotation bytes.
 	AnnotationReservation = "gangsched.io/reservation"
+	// AnnotationDomain, written with AnnotationQuorum for a group that asks
+	// for a topology, is the domain it was admitted in ("label=value"), or
+	// empty when it was spread. A new scheduler instance keeps the group's
+	// reservation, planned anew, in that domain.
+	AnnotationDomain = "gangsched.io/domain"
 )
 
 // MaxReservationAnnotation caps AnnotationReservation, well inside the

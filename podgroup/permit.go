@@ -256,7 +256,7 @@ func (m *Manager) reachQuorumLocked(g *Group, now time.Time, acts *Actions) {
 	// (Restore).
 	g.unpersisted = nil
 	if obj := g.eventObject(); obj != nil {
-		p := &Persist{Object: obj, Quorum: formatQuorum(now, g.placedUIDs())}
+		p := &Persist{Object: obj, Quorum: formatQuorum(now, g.placedUIDs()), Domain: g.domainRecord()}
 		if len(g.reserved) > 0 {
 			p.ReservedUntil = g.deadline
 			p.Reservation = make(map[string]resources.List, len(g.reserved))

@@ -1,6 +1,7 @@
 package podgroup
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
 
 	"github.com/gangsched/gangsched/metrics"
 	"github.com/gangsched/gangsched/resources"
@@ -35,6 +37,7 @@ func (m *Manager) noteReservedUntilLocked(g *Group, annotations map[string]strin
 	}
 	g.restoreUntil = until
 	g.restoreRoom = nil
+	g.restoreDomain = annotations[AnnotationDomain]
 	if room, err := ParseReservation(annotations[AnnotationReservation]); err == nil {
 		if len(room) == 0 {
 			g.restoreUntil = time.Time{}
@@ -120,10 +123,11 @@ func (m *Manager) restoreLocked(logger klog.Logger, nodes Nodes, out *Actions) {
 			continue
 		}
 		rooms := m.roomsLocked(nodes.Rooms(), key)
-		// A gang required in one domain was admitted in the domain its
-		// members run in: it stays there.
+		// A gang asked into one domain stays in the one it was admitted
+		// in: the one recorded, or for a required one, where its members
+		// run (a record older than AnnotationDomain).
 		if g.domain == "" {
-			g.domain = domainOf(g, rooms)
+			g.domain = cmp.Or(g.recordedDomain(), domainOf(g, rooms))
 		}
 		if g.domain != "" {
 			rooms = slices.DeleteFunc(slices.Clone(rooms), g.outsideDomain)
@@ -157,6 +161,16 @@ func (m *Manager) restoreLocked(logger klog.Logger, nodes Nodes, out *Actions) {
 	}
 	clear(m.deletedNodes)
 	m.checkDisturbedLocked(logger, nodes, &acts)
+}
+
+// recordedDomain is the domain the previous instance recorded
+// (AnnotationDomain), when it is one of the label g asks for now; else "".
+func (g *Group) recordedDomain() string {
+	label, _, ok := strings.Cut(g.restoreDomain, "=")
+	if t := g.spec.Topology; !ok || t == nil || label != t.Key {
+		return ""
+	}
+	return g.restoreDomain
 }
 
 // domainOf returns the domain ("label=value") of g's required topology
@@ -228,7 +242,16 @@ func (g *Group) recordMoved() {
 		return
 	}
 	g.unpersisted = &Persist{Object: obj, Quorum: formatQuorum(g.record.at, slices.Sorted(maps.Keys(g.record.members))),
-		ReservedUntil: g.deadline, Reservation: cloneRoom(g.reserved)}
+		ReservedUntil: g.deadline, Reservation: cloneRoom(g.reserved), Domain: g.domainRecord()}
+}
+
+// domainRecord is what AnnotationDomain records of g: its domain, "" when
+// spread, or nil when it asks for no topology.
+func (g *Group) domainRecord() *string {
+	if g.spec.Topology == nil {
+		return nil
+	}
+	return ptr.To(g.domain)
 }
 
 // cloneRoom copies room by node.

@@ -109,3 +109,67 @@ func TestRestoreKeepsTheGangInItsDomain(t *testing.T) {
 		t.Errorf("domain %s=%s (%v), want %s=a", label, value, ok, zone)
 	}
 }
+
+// A gang that prefers one zone, and was admitted in one, keeps its zone
+// across a restart from the record (AnnotationDomain): its room, planned
+// anew where the room it held is gone, stays in that zone, and the record
+// written again names it.
+func TestRestoreKeepsAPreferredGangInItsRecordedDomain(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	driver := w.MakeSparkDriver("ns", "pi").Req("cpu", "1").Executors(2, "cpu=1").Node("a-0").
+		Annotation(podgroup.AnnotationPreferredTopology, zone).
+		Annotation(podgroup.AnnotationReservedUntil, start.Add(5*time.Minute).Format(time.RFC3339)).
+		Annotation(podgroup.AnnotationQuorum, start.Format(time.RFC3339)+" driver-uid").
+		Annotation(podgroup.AnnotationReservation, podgroup.FormatReservation(map[string]resources.List{"a-2": {"cpu": 2000, "pods": 2}})).
+		Annotation(podgroup.AnnotationDomain, zone+"=a").Obj()
+	key, _ := podgroup.KeyOf(driver)
+	m, _ := newManager()
+	m.UpsertPod(driver)
+	// a-2's room was taken; c-0 would fit best, a-1 is in the gang's zone.
+	m.Restore(logger, fixed([]podgroup.NodeRoom{zoneRoom("a-0", "a", 0), zoneRoom("a-1", "a", 4), zoneRoom("a-2", "a", 0), zoneRoom("c-0", "c", 2)}))
+	if got := m.OwnReservation(key); len(got) != 1 || got["a-1"]["cpu"] != 2000 {
+		t.Errorf("restored %v, want 2 CPU on a-1, in the recorded zone", got)
+	}
+	p, ok := m.Unpersisted(driver)
+	if !ok || p.Annotations()[podgroup.AnnotationDomain] != zone+"=a" {
+		t.Errorf("record written again %v (%v), want it to name %s=a", p.Annotations(), ok, zone)
+	}
+}
+
+// The record a group with a topology writes at quorum names its domain,
+// empty when it was spread; a group with none writes no domain.
+func TestQuorumRecordNamesTheDomain(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	for _, tc := range []struct {
+		name, annotation string
+		rooms            []podgroup.NodeRoom
+		want             string
+		written          bool
+	}{
+		{name: "in one zone", annotation: podgroup.AnnotationPreferredTopology, rooms: zones, want: zone + "=b", written: true},
+		{name: "spread", annotation: podgroup.AnnotationPreferredTopology, rooms: []podgroup.NodeRoom{zoneRoom("a-0", "a", 3), zoneRoom("b-0", "b", 3)}, written: true},
+		{name: "no topology", rooms: zones},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, _ := newManager()
+			d := w.MakeSparkDriver("ns", "shuffle").Req("cpu", "1").Executors(4, "cpu=1")
+			if tc.annotation != "" {
+				d = d.Annotation(tc.annotation, zone)
+			}
+			driver := d.Obj()
+			m.UpsertPod(driver)
+			if adm := m.Admit(logger, driver, fixed(tc.rooms)); !adm.Admitted {
+				t.Fatal(adm.Message)
+			}
+			m.Assume(driver, tc.rooms[0].Name)
+			m.Permit(driver)
+			p, ok := m.Unpersisted(driver)
+			if !ok {
+				t.Fatal("no record to write")
+			}
+			if got, written := p.Annotations()[podgroup.AnnotationDomain]; written != tc.written || got != tc.want {
+				t.Errorf("domain recorded %q (written %v), want %q (%v)", got, written, tc.want, tc.written)
+			}
+		})
+	}
+}
