@@ -26,6 +26,9 @@ const (
 	// ErrReasonDraining is Filter's reason when a node's room is held for a
 	// pod group that waited past the starvation threshold.
 	ErrReasonDraining = "node is draining for a starving pod group"
+	// ErrReasonOutsideDomain is Filter's reason for a node outside the
+	// topology domain the pod's group was admitted in.
+	ErrReasonOutsideDomain = "node is outside the pod group's topology domain"
 )
 
 // preFilterState is what PreFilter works out once per pod.
@@ -40,6 +43,9 @@ type preFilterState struct {
 	drained map[string]bool
 	// noRoom is set when the pod's group was turned away for lack of room.
 	noRoom bool
+	// domainLabel and domainValue are the node label and value of the
+	// domain the pod's group is confined to ("" for none).
+	domainLabel, domainValue string
 }
 
 // Clone returns the state itself: nothing writes it after PreFilter but
@@ -114,15 +120,19 @@ func (pl *Gang) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod
 		}
 		return nil, fwk.NewStatus(code, adm.Message)
 	}
-	state.Write(preFilterStateKey, &preFilterState{
+	s := &preFilterState{
 		requests:         resources.PodRequests(pod),
 		reservedByOthers: pl.manager.ReservedByOthers(&key),
 		own:              pl.manager.OwnReservation(key),
 		drained:          pl.manager.DrainedNodes(&key),
-	})
+	}
+	state.Write(preFilterStateKey, s)
 	// A group admitted in one domain of a required topology places all
-	// its members there.
+	// its members there: the PreFilter result narrows the nodes, and
+	// Filter checks the nodes kube-scheduler tries first without it (a
+	// nominated node, a batching hint).
 	if label, value, ok := pl.manager.Domain(key); ok {
+		s.domainLabel, s.domainValue = label, value
 		names := sets.New[string]()
 		for _, n := range nodes {
 			if n.Node().Labels[label] == value {
@@ -143,6 +153,9 @@ func (pl *Gang) Filter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, n
 	s, err := getPreFilterState(state)
 	if err != nil {
 		return fwk.AsStatus(err)
+	}
+	if s.domainLabel != "" && nodeInfo.Node().Labels[s.domainLabel] != s.domainValue {
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonOutsideDomain)
 	}
 	held := s.reservedByOthers[nodeInfo.Node().Name]
 	if held == nil {

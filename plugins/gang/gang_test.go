@@ -2,6 +2,7 @@ package gang
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -143,5 +144,53 @@ func TestFilterKeepsOffReservedRoomOnly(t *testing.T) {
 				t.Errorf("Filter = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// Filter keeps a member of a group confined to a topology domain off the
+// nodes outside it, which kube-scheduler may try first without the
+// PreFilter result (a nominated node, a batching hint).
+func TestFilterKeepsMembersInTheirDomain(t *testing.T) {
+	pl := newTestPlugin()
+	pod := w.MakePod("ns", "p").Req("cpu", "1").Obj()
+	for node, want := range map[string]fwk.Code{"a": fwk.Success, "b": fwk.UnschedulableAndUnresolvable} {
+		ni := framework.NewNodeInfo()
+		ni.SetNode(w.MakeNode("n-"+node, "cpu", "4").Label("zone", node).Obj())
+		state := framework.NewCycleState()
+		state.Write(preFilterStateKey, &preFilterState{requests: resources.PodRequests(pod), domainLabel: "zone", domainValue: "a"})
+		if got := pl.Filter(context.Background(), state, pod, ni).Code(); got != want {
+			t.Errorf("Filter on a node of zone %s = %v, want %v", node, got, want)
+		}
+	}
+}
+
+// Pods sign alike when Filter and Score would treat them alike: members of
+// one group with equal requests; another group, other requests or no group
+// sign otherwise. Every pod is signed, or kube-scheduler batches none.
+func TestSignPod(t *testing.T) {
+	pl := newTestPlugin()
+	sign := func(p *v1.Pod) string {
+		frags, status := pl.SignPod(context.Background(), p)
+		if !status.IsSuccess() {
+			t.Fatalf("SignPod(%s) = %v", p.Name, status)
+		}
+		b, err := json.Marshal(frags)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	a0 := sign(w.MakePod("ns", "a-0").Group("a").Req("cpu", "1").Obj())
+	if a1 := sign(w.MakePod("ns", "a-1").Group("a").Req("cpu", "1").Obj()); a1 != a0 {
+		t.Errorf("two members of a sign %s and %s", a0, a1)
+	}
+	for name, p := range map[string]*v1.Pod{
+		"another group":  w.MakePod("ns", "b-0").Group("b").Req("cpu", "1").Obj(),
+		"other requests": w.MakePod("ns", "a-2").Group("a").Req("cpu", "2").Obj(),
+		"no group":       w.MakePod("ns", "plain").Req("cpu", "1").Obj(),
+	} {
+		if got := sign(p); got == a0 {
+			t.Errorf("%s signs as a member of a: %s", name, got)
+		}
 	}
 }

@@ -119,6 +119,7 @@ var (
 	_ fwk.PreBindPlugin     = &Gang{}
 	_ fwk.PostBindPlugin    = &Gang{}
 	_ fwk.EnqueueExtensions = &Gang{}
+	_ fwk.SignPlugin        = &Gang{}
 )
 
 // Name returns the plugin's name.
