@@ -554,17 +554,19 @@ func CompareMembers(a, b *v1.Pod) int {
 
 // roomsLocked subtracts the room reserved by groups other than key.
 func (m *Manager) roomsLocked(nodes []NodeRoom, key Key) []NodeRoom {
-	if len(m.reserving) == 0 {
+	if len(m.reservedOn) == 0 {
 		return nodes
 	}
+	var own map[string]resources.List
+	if g := m.reserving[key]; g != nil {
+		own = g.reserved
+	}
 	e := editRooms(nodes)
-	for k, g := range m.reserving {
-		if k == key {
-			continue
-		}
-		for node, r := range g.reserved {
-			if free := e.free(node); free != nil {
-				free.Sub(r)
+	for node, r := range m.reservedOn {
+		if free := e.free(node); free != nil {
+			free.Sub(r)
+			if o := own[node]; o != nil {
+				free.Add(o)
 			}
 		}
 	}
@@ -616,13 +618,24 @@ func (e *roomEditor) free(node string) resources.List {
 // reservedOnLocked sums what groups other than key reserve on the nodes.
 func (m *Manager) reservedOnLocked(nodes []NodeRoom, key Key) resources.List {
 	total := resources.List{}
+	if len(m.reservedOn) == 0 {
+		return total
+	}
+	var left []map[string]resources.List
 	for k, g := range m.reserving {
 		if k == key || g.draining {
+			left = append(left, g.reserved)
+		}
+	}
+	for i := range nodes {
+		r := m.reservedOn[nodes[i].Name]
+		if r == nil {
 			continue
 		}
-		for i := range nodes {
-			if r := g.reserved[nodes[i].Name]; r != nil {
-				total.Add(r)
+		total.Add(r)
+		for _, l := range left {
+			if o := l[nodes[i].Name]; o != nil {
+				total.Sub(o)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package podgroup
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -71,6 +72,10 @@ type Manager struct {
 	// reserving holds the groups with reserved room, for the fast path of
 	// pods that cannot be affected by any reservation.
 	reserving map[Key]*Group
+	// reservedOn is the room all groups reserve on each node, the sum of
+	// their reserved room kept as it changes, so that Filter reads what
+	// other groups hold on a node without summing the groups.
+	reservedOn map[string]resources.List
 	// generation counts changes of reservations and membership that can
 	// give room back; with the nodes' version it tells whether a failed
 	// admission is worth planning again.
@@ -164,6 +169,7 @@ func NewManager(cfg Config, clk clock.PassiveClock) *Manager {
 		usage:         newUsage(),
 		waitingGroups: map[Key]*Group{},
 		reserving:     map[Key]*Group{},
+		reservedOn:    map[string]resources.List{},
 		blocked:       map[types.UID]*v1.Pod{},
 		heldBack:      map[Key]struct{}{},
 		gateNoticed:   map[types.UID]struct{}{},
@@ -580,6 +586,8 @@ func (m *Manager) setReservedLocked(g *Group, perNode map[string]resources.List,
 	if len(perNode) > 0 && (!freed || outcome != "") {
 		g.reservedSince = now
 	}
+	countReserved(m.reservedOn, g.reserved, -1)
+	countReserved(m.reservedOn, perNode, 1)
 	g.reserved = perNode
 	m.changedLocked(g)
 	if len(perNode) > 0 {
@@ -617,25 +625,29 @@ func (m *Manager) activateWaitingLocked(acts *Actions) {
 	}
 }
 
-// ReservedByOthers returns the room reserved on each node by groups other
-// than the given one (exclude may be nil for a pod in no group), or nil when
-// nothing is reserved. The map is the caller's.
-func (m *Manager) ReservedByOthers(exclude *Key) map[string]resources.List {
+// HeldByOthers returns the room groups other than exclude (nil for a pod
+// in no group) reserve on node, or nil when they hold none there. The list
+// is the caller's.
+func (m *Manager) HeldByOthers(node string, exclude *Key) resources.List {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	var out map[string]resources.List
-	for k, g := range m.reserving {
-		if exclude != nil && k == *exclude {
-			continue
-		}
-		if out == nil {
-			out = map[string]resources.List{}
-		}
-		for node, r := range g.reserved {
-			if out[node] == nil {
-				out[node] = r.Clone()
-			} else {
-				out[node].Add(r)
+	return m.heldByOthersLocked(node, exclude)
+}
+
+func (m *Manager) heldByOthersLocked(node string, exclude *Key) resources.List {
+	all := m.reservedOn[node]
+	if all == nil {
+		return nil
+	}
+	out := all.Clone()
+	if exclude != nil {
+		if g := m.reserving[*exclude]; g != nil {
+			if own := g.reserved[node]; own != nil {
+				out.Sub(own)
+				out = out.NonNegative()
+				if out.IsZero() {
+					return nil
+				}
 			}
 		}
 	}
@@ -656,6 +668,39 @@ func (m *Manager) OwnReservation(key Key) map[string]resources.List {
 		out[node] = r.Clone()
 	}
 	return out
+}
+
+// OwnOn returns the room reserved for key on node (a copy), or nil.
+func (m *Manager) OwnOn(key Key, node string) resources.List {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if g := m.reserving[key]; g != nil {
+		if r := g.reserved[node]; r != nil {
+			return r.Clone()
+		}
+	}
+	return nil
+}
+
+// HasReservations reports whether any group holds reserved room.
+func (m *Manager) HasReservations() bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.reserving) > 0
+}
+
+// Reserves reports whether key holds reserved room.
+func (m *Manager) Reserves(key Key) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.reserving[key] != nil
+}
+
+// countReserved adds sign times room by node to sums.
+func countReserved(sums, byNode map[string]resources.List, sign int64) {
+	for node, r := range byNode {
+		addTo(sums, node, r, sign)
+	}
 }
 
 // QueueOrder returns what the scheduling queue orders a group's pods by:
@@ -720,10 +765,31 @@ func (m *Manager) forgetGroupLocked(g *Group) {
 // published queueOrder, and its tally with the queues' sums (set by tests).
 var verifyDerived = false
 
+// verifyReservedOn says how the kept sum of room reserved by node differs
+// from a sum from scratch over the groups, or "".
+func (m *Manager) verifyReservedOn() string {
+	fresh := map[string]resources.List{}
+	for key, g := range m.groups {
+		if held := m.reserving[key] != nil; held != (len(g.reserved) > 0) {
+			return fmt.Sprintf("pod group %s: listed as reserving %t, holds room on %d nodes", key, held, len(g.reserved))
+		}
+		countReserved(fresh, g.reserved, 1)
+	}
+	for key := range m.reserving {
+		if m.groups[key] == nil {
+			return fmt.Sprintf("pod group %s is listed as reserving, and is not tracked", key)
+		}
+	}
+	if !maps.EqualFunc(m.reservedOn, fresh, resources.List.Equal) {
+		return fmt.Sprintf("room reserved by node %v, the groups' reservations sum to %v", m.reservedOn, fresh)
+	}
+	return ""
+}
+
 // unlock releases the write lock, after the check of verifyDerived.
 func (m *Manager) unlock() {
 	if verifyDerived {
-		if msg := m.verifyTallies(); msg != "" {
+		if msg := cmp.Or(m.verifyTallies(), m.verifyReservedOn()); msg != "" {
 			m.mu.Unlock()
 			panic(msg)
 		}

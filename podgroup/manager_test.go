@@ -95,7 +95,7 @@ func TestPodGroupAllOrNothing(t *testing.T) {
 	if diff := cmp.Diff(uids(pods[1], pods[2]), uids(adm.Activate...)); diff != "" {
 		t.Errorf("activated (-want,+got):\n%s", diff)
 	}
-	if got := m.ReservedByOthers(nil); len(got) != 2 {
+	if got := m.OwnReservation(adm.Key); len(got) != 2 {
 		t.Errorf("reserved on %d nodes, want 2: %v", len(got), got)
 	}
 

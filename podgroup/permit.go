@@ -65,6 +65,7 @@ func (m *Manager) Assume(pod *v1.Pod, node string) Actions {
 			continue
 		}
 		r.Sub(take)
+		addTo(m.reservedOn, n, take, -1)
 		need.Sub(take)
 		mb.taken[n] = take
 		if r.IsZero() {
@@ -145,6 +146,7 @@ func (m *Manager) giveBackLocked(g *Group, mb *member) {
 				g.reserved[n] = resources.List{}
 			}
 			g.reserved[n].Add(r)
+			addTo(m.reservedOn, n, r, 1)
 		}
 		m.reserving[g.key] = g
 		m.changedLocked(g)

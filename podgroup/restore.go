@@ -283,6 +283,7 @@ func (m *Manager) nodeGoneLocked(node string, acts *Actions) {
 		case g.phase == PhaseAdmitted && (held || g.usesNode(node)):
 			m.releaseLocked(g, metrics.ReleaseNodeDeleted, fmt.Sprintf("node %s of its plan was deleted", node), acts)
 		case g.phase == PhaseRunning && held:
+			addTo(m.reservedOn, node, r, -1)
 			delete(g.reserved, node)
 			m.changedLocked(g)
 			if len(g.reserved) == 0 {

@@ -75,9 +75,9 @@ func (u *usage) count(t tally, sign int64) {
 	}
 }
 
-// addTo adds sign times l to sums[q], dropping the amounts (and the queue)
+// addTo adds sign times l to sums[q], dropping the amounts (and the key)
 // that come to zero, as if never counted.
-func addTo(sums map[queue.Name]resources.List, q queue.Name, l resources.List, sign int64) {
+func addTo[K comparable](sums map[K]resources.List, q K, l resources.List, sign int64) {
 	s := sums[q]
 	if s == nil {
 		s = resources.List{}

@@ -35,10 +35,13 @@ const (
 type preFilterState struct {
 	// requests is what the pod needs, pods included.
 	requests resources.List
-	// reservedByOthers is the room other groups hold, by node.
-	reservedByOthers map[string]resources.List
-	// own is the room the pod's group holds, by node (nil if none).
-	own map[string]resources.List
+	// held reads the room other groups hold on a node (nil when no group
+	// holds any). It reads the Manager's room at the time: copying the
+	// room by node into every pod's cycle cost most of the cycle at 5,000
+	// nodes.
+	held roomOn
+	// own reads the room the pod's group holds on a node (nil if none).
+	own roomOn
 	// drained are the nodes reserved for a starving group (nil if none).
 	drained map[string]bool
 	// noRoom is set when the pod's group was turned away for lack of room.
@@ -48,17 +51,20 @@ type preFilterState struct {
 	domainLabel, domainValue string
 }
 
+// roomOn reads the room reserved on a node, nil for none; the list is the
+// caller's.
+type roomOn func(node string) resources.List
+
 // Clone returns the state itself: nothing writes it after PreFilter but
 // release, once the cycle's Filter and Score are done.
 func (s *preFilterState) Clone() fwk.StateData { return s }
 
-// release drops the room held by node once Filter and Score are done with
-// the pod (Reserve). The cycle's state lives on while the pod waits in
-// Permit for the rest of its gang, and with hundreds of members waiting
-// and room held on a thousand nodes, their copies of it were half the
-// scheduler's heap.
+// release drops what Filter and Score read once they are done with the
+// pod (Reserve). The cycle's state lives on while the pod waits in Permit
+// for the rest of its gang: hundreds of members with a map of the drained
+// nodes each add up.
 func (s *preFilterState) release() {
-	s.reservedByOthers, s.own, s.drained = nil, nil, nil
+	s.held, s.own, s.drained = nil, nil, nil
 }
 
 func getPreFilterState(state fwk.CycleState) (*preFilterState, error) {
@@ -101,11 +107,10 @@ func (pl *Gang) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod
 	}
 	key, inGroup := podgroup.KeyOf(pod)
 	if !inGroup {
-		reserved := pl.manager.ReservedByOthers(nil)
-		if reserved == nil {
+		if !pl.manager.HasReservations() {
 			return nil, fwk.NewStatus(fwk.Skip)
 		}
-		state.Write(preFilterStateKey, &preFilterState{requests: resources.PodRequests(pod), reservedByOthers: reserved, drained: pl.manager.DrainedNodes(nil)})
+		state.Write(preFilterStateKey, &preFilterState{requests: resources.PodRequests(pod), held: pl.heldByOthers(nil), drained: pl.manager.DrainedNodes(nil)})
 		return nil, nil
 	}
 	adm := pl.manager.Admit(klog.FromContext(ctx), pod, pl.snapshot(ctx, nodes))
@@ -121,10 +126,14 @@ func (pl *Gang) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod
 		return nil, fwk.NewStatus(code, adm.Message)
 	}
 	s := &preFilterState{
-		requests:         resources.PodRequests(pod),
-		reservedByOthers: pl.manager.ReservedByOthers(&key),
-		own:              pl.manager.OwnReservation(key),
-		drained:          pl.manager.DrainedNodes(&key),
+		requests: resources.PodRequests(pod),
+		drained:  pl.manager.DrainedNodes(&key),
+	}
+	if pl.manager.HasReservations() {
+		s.held = pl.heldByOthers(&key)
+	}
+	if pl.manager.Reserves(key) {
+		s.own = func(node string) resources.List { return pl.manager.OwnOn(key, node) }
 	}
 	state.Write(preFilterStateKey, s)
 	// A group admitted in one domain of a required topology places all
@@ -144,6 +153,11 @@ func (pl *Gang) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod
 	return nil, nil
 }
 
+// heldByOthers reads the room groups other than exclude hold on a node.
+func (pl *Gang) heldByOthers(exclude *podgroup.Key) roomOn {
+	return func(node string) resources.List { return pl.manager.HeldByOthers(node, exclude) }
+}
+
 // PreFilterExtensions returns nil: reservations do not depend on which other
 // pods a preemption dry run adds or removes.
 func (pl *Gang) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
@@ -157,7 +171,10 @@ func (pl *Gang) Filter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, n
 	if s.domainLabel != "" && nodeInfo.Node().Labels[s.domainLabel] != s.domainValue {
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonOutsideDomain)
 	}
-	held := s.reservedByOthers[nodeInfo.Node().Name]
+	if s.held == nil {
+		return nil
+	}
+	held := s.held(nodeInfo.Node().Name)
 	if held == nil {
 		return nil
 	}

@@ -117,28 +117,40 @@ func TestPreFilterStatus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := sumCPU(s.own); got != tc.ownCPU {
+			if got := sumCPU(s.own, tc.nodes); got != tc.ownCPU {
 				t.Errorf("own room: %d millicores, want %d", got, tc.ownCPU)
 			}
-			if got := sumCPU(s.reservedByOthers); got != tc.heldCPU {
+			if got := sumCPU(s.held, tc.nodes); got != tc.heldCPU {
 				t.Errorf("room held by others: %d millicores, want %d", got, tc.heldCPU)
 			}
 			// Once the pod is placed, its cycle's state (kept while it
-			// waits in Permit) no longer holds the room by node.
+			// waits in Permit) lets go of what Filter and Score read.
 			pl.Reserve(ctx, state, tc.pod, tc.nodes[0].Name)
-			if s.reservedByOthers != nil || s.own != nil || s.drained != nil {
-				t.Errorf("after Reserve the cycle's state still holds room by node: %+v", s)
+			if s.held != nil || s.own != nil || s.drained != nil {
+				t.Errorf("after Reserve the cycle's state still holds what Filter and Score read: %+v", s)
 			}
 		})
 	}
 }
 
-func sumCPU(byNode map[string]resources.List) int64 {
+// sumCPU sums the CPU room reads on the nodes.
+func sumCPU(room roomOn, nodes []*v1.Node) int64 {
 	var sum int64
-	for _, l := range byNode {
-		sum += l[v1.ResourceCPU]
+	if room == nil {
+		return 0
+	}
+	for _, n := range nodes {
+		sum += room(n.Name)[v1.ResourceCPU]
 	}
 	return sum
+}
+
+// mapRoom reads room from a map of it by node; nil for none.
+func mapRoom(byNode map[string]resources.List) roomOn {
+	if len(byNode) == 0 {
+		return nil
+	}
+	return func(node string) resources.List { return byNode[node] }
 }
 
 // Filter keeps the pod off the room other groups hold on the node, and
@@ -153,15 +165,15 @@ func TestFilterStatus(t *testing.T) {
 	}{
 		"nothing held": {state: &preFilterState{requests: resources.List{"cpu": 2000}}},
 		"held room leaves enough": {state: &preFilterState{requests: resources.List{"cpu": 1000},
-			reservedByOthers: map[string]resources.List{"a": {"cpu": 2000}}}},
+			held: mapRoom(map[string]resources.List{"a": {"cpu": 2000}})}},
 		"held room leaves too little": {state: &preFilterState{requests: resources.List{"cpu": 2000},
-			reservedByOthers: map[string]resources.List{"a": {"cpu": 2000}}}, code: fwk.Unschedulable, msg: ErrReasonReserved},
+			held: mapRoom(map[string]resources.List{"a": {"cpu": 2000}})}, code: fwk.Unschedulable, msg: ErrReasonReserved},
 		"held for a starving group": {state: &preFilterState{requests: resources.List{"cpu": 2000},
-			reservedByOthers: map[string]resources.List{"a": {"cpu": 2000}}, drained: map[string]bool{"a": true}}, code: fwk.Unschedulable, msg: ErrReasonDraining},
+			held: mapRoom(map[string]resources.List{"a": {"cpu": 2000}}), drained: map[string]bool{"a": true}}, code: fwk.Unschedulable, msg: ErrReasonDraining},
 		"held elsewhere": {state: &preFilterState{requests: resources.List{"cpu": 4000},
-			reservedByOthers: map[string]resources.List{"b": {"cpu": 4000}}}},
+			held: mapRoom(map[string]resources.List{"b": {"cpu": 4000}})}},
 		"a resource no hold covers is the fit plugin's": {state: &preFilterState{requests: resources.List{"cpu": 1000, "example.com/gpu": 1},
-			reservedByOthers: map[string]resources.List{"a": {"cpu": 1000}}}},
+			held: mapRoom(map[string]resources.List{"a": {"cpu": 1000}})}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -198,7 +210,7 @@ func TestScore(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			pl, _ := pluginAt(t, []*v1.Node{node})
 			state := framework.NewCycleState()
-			state.Write(preFilterStateKey, &preFilterState{requests: tc.requested, own: tc.own})
+			state.Write(preFilterStateKey, &preFilterState{requests: tc.requested, own: mapRoom(tc.own)})
 			pod := w.MakePod("ns", "p").Obj()
 			if st := pl.PreScore(context.Background(), state, pod, nil); st.IsSkip() != tc.preSkip {
 				t.Fatalf("PreScore = %v, want skip %v", st, tc.preSkip)

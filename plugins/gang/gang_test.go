@@ -139,7 +139,7 @@ func TestFilterKeepsOffReservedRoomOnly(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			state := framework.NewCycleState()
 			state.Write(preFilterStateKey, &preFilterState{requests: resources.PodRequests(tc.pod),
-				reservedByOthers: map[string]resources.List{"n": {"cpu": 3000}}})
+				held: mapRoom(map[string]resources.List{"n": {"cpu": 3000}})})
 			if got := pl.Filter(context.Background(), state, tc.pod, ni).Code(); got != tc.want {
 				t.Errorf("Filter = %v, want %v", got, tc.want)
 			}

@@ -9,7 +9,7 @@ import (
 
 // PreScore skips scoring for pods whose group holds no room.
 func (pl *Gang) PreScore(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
-	if s, err := getPreFilterState(state); err != nil || len(s.own) == 0 {
+	if s, err := getPreFilterState(state); err != nil || s.own == nil {
 		return fwk.NewStatus(fwk.Skip)
 	}
 	return nil
@@ -24,7 +24,10 @@ func (pl *Gang) Score(ctx context.Context, state fwk.CycleState, pod *v1.Pod, no
 	if err != nil {
 		return 0, fwk.AsStatus(err)
 	}
-	own := s.own[nodeInfo.Node().Name]
+	if s.own == nil {
+		return 0, nil
+	}
+	own := s.own(nodeInfo.Node().Name)
 	if own == nil {
 		return 0, nil
 	}
