@@ -625,33 +625,48 @@ func (m *Manager) activateWaitingLocked(acts *Actions) {
 	}
 }
 
-// HeldByOthers returns the room groups other than exclude (nil for a pod
-// in no group) reserve on node, or nil when they hold none there. The list
-// is the caller's.
-func (m *Manager) HeldByOthers(node string, exclude *Key) resources.List {
+// HeldOn writes into held the amount of each of names that groups other
+// than exclude (nil for a pod in no group) reserve on node, and reports
+// whether they hold any of it there. It allocates nothing: Filter asks it
+// for every node of every pod's cycle.
+func (m *Manager) HeldOn(node string, exclude *Key, names []v1.ResourceName, held []int64) bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.heldByOthersLocked(node, exclude)
-}
-
-func (m *Manager) heldByOthersLocked(node string, exclude *Key) resources.List {
 	all := m.reservedOn[node]
 	if all == nil {
-		return nil
+		return false
 	}
-	out := all.Clone()
+	var own resources.List
 	if exclude != nil {
 		if g := m.reserving[*exclude]; g != nil {
-			if own := g.reserved[node]; own != nil {
-				out.Sub(own)
-				out = out.NonNegative()
-				if out.IsZero() {
-					return nil
-				}
-			}
+			own = g.reserved[node]
 		}
 	}
-	return out
+	some := false
+	for i, name := range names {
+		held[i] = all[name] - own[name]
+		some = some || held[i] > 0
+	}
+	return some
+}
+
+// OwnOn writes into own the amount of each of names that key reserves on
+// node, and reports whether it holds room there.
+func (m *Manager) OwnOn(key Key, node string, names []v1.ResourceName, own []int64) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	g := m.reserving[key]
+	if g == nil {
+		return false
+	}
+	r := g.reserved[node]
+	if r == nil {
+		return false
+	}
+	for i, name := range names {
+		own[i] = r[name]
+	}
+	return true
 }
 
 // OwnReservation returns the room reserved for key on each node (a copy), or
@@ -668,18 +683,6 @@ func (m *Manager) OwnReservation(key Key) map[string]resources.List {
 		out[node] = r.Clone()
 	}
 	return out
-}
-
-// OwnOn returns the room reserved for key on node (a copy), or nil.
-func (m *Manager) OwnOn(key Key, node string) resources.List {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if g := m.reserving[key]; g != nil {
-		if r := g.reserved[node]; r != nil {
-			return r.Clone()
-		}
-	}
-	return nil
 }
 
 // HasReservations reports whether any group holds reserved room.

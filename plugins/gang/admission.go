@@ -33,12 +33,13 @@ const (
 
 // preFilterState is what PreFilter works out once per pod.
 type preFilterState struct {
-	// requests is what the pod needs, pods included.
-	requests resources.List
+	// names and wants are what the pod requests (pods included), each
+	// resource it asks more than nothing of and how much.
+	names []v1.ResourceName
+	wants []int64
 	// held reads the room other groups hold on a node (nil when no group
-	// holds any). It reads the Manager's room at the time: copying the
-	// room by node into every pod's cycle cost most of the cycle at 5,000
-	// nodes.
+	// holds any), from the Manager at the time: a copy of the room by node
+	// in every pod's cycle cost most of the cycle at 5,000 nodes.
 	held roomOn
 	// own reads the room the pod's group holds on a node (nil if none).
 	own roomOn
@@ -51,9 +52,30 @@ type preFilterState struct {
 	domainLabel, domainValue string
 }
 
-// roomOn reads the room reserved on a node, nil for none; the list is the
-// caller's.
-type roomOn func(node string) resources.List
+// roomOn writes into out the amount of each of names reserved on node,
+// and reports whether there is room reserved there.
+type roomOn func(node string, names []v1.ResourceName, out []int64) bool
+
+// newPreFilterState starts the state of a pod that requests requests.
+func newPreFilterState(requests resources.List) *preFilterState {
+	s := &preFilterState{}
+	for _, name := range requests.Names() {
+		if want := requests[name]; want > 0 {
+			s.names = append(s.names, name)
+			s.wants = append(s.wants, want)
+		}
+	}
+	return s
+}
+
+// amounts returns a buffer for the amounts of s.names, on the stack when
+// they are few.
+func (s *preFilterState) amounts(buf *[8]int64) []int64 {
+	if len(s.names) <= len(buf) {
+		return buf[:len(s.names)]
+	}
+	return make([]int64, len(s.names))
+}
 
 // Clone returns the state itself: nothing writes it after PreFilter but
 // release, once the cycle's Filter and Score are done.
@@ -110,7 +132,9 @@ func (pl *Gang) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod
 		if !pl.manager.HasReservations() {
 			return nil, fwk.NewStatus(fwk.Skip)
 		}
-		state.Write(preFilterStateKey, &preFilterState{requests: resources.PodRequests(pod), held: pl.heldByOthers(nil), drained: pl.manager.DrainedNodes(nil)})
+		s := newPreFilterState(resources.PodRequests(pod))
+		s.held, s.drained = pl.heldByOthers(nil), pl.manager.DrainedNodes(nil)
+		state.Write(preFilterStateKey, s)
 		return nil, nil
 	}
 	adm := pl.manager.Admit(klog.FromContext(ctx), pod, pl.snapshot(ctx, nodes))
@@ -125,15 +149,15 @@ func (pl *Gang) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod
 		}
 		return nil, fwk.NewStatus(code, adm.Message)
 	}
-	s := &preFilterState{
-		requests: resources.PodRequests(pod),
-		drained:  pl.manager.DrainedNodes(&key),
-	}
+	s := newPreFilterState(resources.PodRequests(pod))
+	s.drained = pl.manager.DrainedNodes(&key)
 	if pl.manager.HasReservations() {
 		s.held = pl.heldByOthers(&key)
 	}
 	if pl.manager.Reserves(key) {
-		s.own = func(node string) resources.List { return pl.manager.OwnOn(key, node) }
+		s.own = func(node string, names []v1.ResourceName, out []int64) bool {
+			return pl.manager.OwnOn(key, node, names, out)
+		}
 	}
 	state.Write(preFilterStateKey, s)
 	// A group admitted in one domain of a required topology places all
@@ -155,7 +179,9 @@ func (pl *Gang) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod
 
 // heldByOthers reads the room groups other than exclude hold on a node.
 func (pl *Gang) heldByOthers(exclude *podgroup.Key) roomOn {
-	return func(node string) resources.List { return pl.manager.HeldByOthers(node, exclude) }
+	return func(node string, names []v1.ResourceName, out []int64) bool {
+		return pl.manager.HeldOn(node, exclude, names, out)
+	}
 }
 
 // PreFilterExtensions returns nil: reservations do not depend on which other
@@ -174,18 +200,19 @@ func (pl *Gang) Filter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, n
 	if s.held == nil {
 		return nil
 	}
-	held := s.held(nodeInfo.Node().Name)
-	if held == nil {
+	var buf [8]int64
+	held := s.amounts(&buf)
+	if !s.held(nodeInfo.Node().Name, s.names, held) {
 		return nil
 	}
-	for name, want := range s.requests {
+	for i, name := range s.names {
 		// Only what the reservations hold can be kept from the pod; the
 		// rest (extended resources backed by dynamic resource allocation,
 		// which no node lists in its allocatable) is NodeResourcesFit's.
-		if want <= 0 || held[name] <= 0 {
+		if held[i] <= 0 {
 			continue
 		}
-		if free := amountOf(nodeInfo.GetAllocatable(), name) - requestedOf(nodeInfo, name) - held[name]; free < want {
+		if free := amountOf(nodeInfo.GetAllocatable(), name) - requestedOf(nodeInfo, name) - held[i]; free < s.wants[i] {
 			if s.drained[nodeInfo.Node().Name] {
 				return fwk.NewStatus(fwk.Unschedulable, ErrReasonDraining)
 			}

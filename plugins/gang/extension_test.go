@@ -139,8 +139,11 @@ func sumCPU(room roomOn, nodes []*v1.Node) int64 {
 	if room == nil {
 		return 0
 	}
+	cpu := []int64{0}
 	for _, n := range nodes {
-		sum += room(n.Name)[v1.ResourceCPU]
+		if room(n.Name, []v1.ResourceName{v1.ResourceCPU}, cpu) {
+			sum += cpu[0]
+		}
 	}
 	return sum
 }
@@ -150,7 +153,22 @@ func mapRoom(byNode map[string]resources.List) roomOn {
 	if len(byNode) == 0 {
 		return nil
 	}
-	return func(node string) resources.List { return byNode[node] }
+	return func(node string, names []v1.ResourceName, out []int64) bool {
+		r, ok := byNode[node]
+		for i, name := range names {
+			out[i] = r[name]
+		}
+		return ok
+	}
+}
+
+// stateWith is the state PreFilter starts for a pod of requests, with
+// what else rest sets.
+func stateWith(requests resources.List, rest preFilterState) *preFilterState {
+	s := newPreFilterState(requests)
+	s.held, s.own, s.drained = rest.held, rest.own, rest.drained
+	s.domainLabel, s.domainValue = rest.domainLabel, rest.domainValue
+	return s
 }
 
 // Filter keeps the pod off the room other groups hold on the node, and
@@ -163,17 +181,17 @@ func TestFilterStatus(t *testing.T) {
 		code  fwk.Code
 		msg   string
 	}{
-		"nothing held": {state: &preFilterState{requests: resources.List{"cpu": 2000}}},
-		"held room leaves enough": {state: &preFilterState{requests: resources.List{"cpu": 1000},
-			held: mapRoom(map[string]resources.List{"a": {"cpu": 2000}})}},
-		"held room leaves too little": {state: &preFilterState{requests: resources.List{"cpu": 2000},
-			held: mapRoom(map[string]resources.List{"a": {"cpu": 2000}})}, code: fwk.Unschedulable, msg: ErrReasonReserved},
-		"held for a starving group": {state: &preFilterState{requests: resources.List{"cpu": 2000},
-			held: mapRoom(map[string]resources.List{"a": {"cpu": 2000}}), drained: map[string]bool{"a": true}}, code: fwk.Unschedulable, msg: ErrReasonDraining},
-		"held elsewhere": {state: &preFilterState{requests: resources.List{"cpu": 4000},
-			held: mapRoom(map[string]resources.List{"b": {"cpu": 4000}})}},
-		"a resource no hold covers is the fit plugin's": {state: &preFilterState{requests: resources.List{"cpu": 1000, "example.com/gpu": 1},
-			held: mapRoom(map[string]resources.List{"a": {"cpu": 1000}})}},
+		"nothing held": {state: stateWith(resources.List{"cpu": 2000}, preFilterState{})},
+		"held room leaves enough": {state: stateWith(resources.List{"cpu": 1000},
+			preFilterState{held: mapRoom(map[string]resources.List{"a": {"cpu": 2000}})})},
+		"held room leaves too little": {state: stateWith(resources.List{"cpu": 2000},
+			preFilterState{held: mapRoom(map[string]resources.List{"a": {"cpu": 2000}})}), code: fwk.Unschedulable, msg: ErrReasonReserved},
+		"held for a starving group": {state: stateWith(resources.List{"cpu": 2000},
+			preFilterState{held: mapRoom(map[string]resources.List{"a": {"cpu": 2000}}), drained: map[string]bool{"a": true}}), code: fwk.Unschedulable, msg: ErrReasonDraining},
+		"held elsewhere": {state: stateWith(resources.List{"cpu": 4000},
+			preFilterState{held: mapRoom(map[string]resources.List{"b": {"cpu": 4000}})})},
+		"a resource no hold covers is the fit plugin's": {state: stateWith(resources.List{"cpu": 1000, "example.com/gpu": 1},
+			preFilterState{held: mapRoom(map[string]resources.List{"a": {"cpu": 1000}})})},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -210,7 +228,7 @@ func TestScore(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			pl, _ := pluginAt(t, []*v1.Node{node})
 			state := framework.NewCycleState()
-			state.Write(preFilterStateKey, &preFilterState{requests: tc.requested, own: mapRoom(tc.own)})
+			state.Write(preFilterStateKey, stateWith(tc.requested, preFilterState{own: mapRoom(tc.own)}))
 			pod := w.MakePod("ns", "p").Obj()
 			if st := pl.PreScore(context.Background(), state, pod, nil); st.IsSkip() != tc.preSkip {
 				t.Fatalf("PreScore = %v, want skip %v", st, tc.preSkip)

@@ -35,7 +35,7 @@ func BenchmarkFilter(b *testing.B) {
 			}
 		}
 		state := framework.NewCycleState()
-		state.Write(preFilterStateKey, &preFilterState{requests: resources.PodRequests(pod), held: mapRoom(reserved), own: mapRoom(own)})
+		state.Write(preFilterStateKey, stateWith(resources.PodRequests(pod), preFilterState{held: mapRoom(reserved), own: mapRoom(own)}))
 		ctx := context.Background()
 		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
 			b.ReportAllocs()

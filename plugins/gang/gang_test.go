@@ -138,8 +138,8 @@ func TestFilterKeepsOffReservedRoomOnly(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			state := framework.NewCycleState()
-			state.Write(preFilterStateKey, &preFilterState{requests: resources.PodRequests(tc.pod),
-				held: mapRoom(map[string]resources.List{"n": {"cpu": 3000}})})
+			state.Write(preFilterStateKey, stateWith(resources.PodRequests(tc.pod),
+				preFilterState{held: mapRoom(map[string]resources.List{"n": {"cpu": 3000}})}))
 			if got := pl.Filter(context.Background(), state, tc.pod, ni).Code(); got != tc.want {
 				t.Errorf("Filter = %v, want %v", got, tc.want)
 			}
@@ -157,7 +157,7 @@ func TestFilterKeepsMembersInTheirDomain(t *testing.T) {
 		ni := framework.NewNodeInfo()
 		ni.SetNode(w.MakeNode("n-"+node, "cpu", "4").Label("zone", node).Obj())
 		state := framework.NewCycleState()
-		state.Write(preFilterStateKey, &preFilterState{requests: resources.PodRequests(pod), domainLabel: "zone", domainValue: "a"})
+		state.Write(preFilterStateKey, stateWith(resources.PodRequests(pod), preFilterState{domainLabel: "zone", domainValue: "a"}))
 		if got := pl.Filter(context.Background(), state, pod, ni).Code(); got != want {
 			t.Errorf("Filter on a node of zone %s = %v, want %v", node, got, want)
 		}

@@ -27,18 +27,16 @@ func (pl *Gang) Score(ctx context.Context, state fwk.CycleState, pod *v1.Pod, no
 	if s.own == nil {
 		return 0, nil
 	}
-	own := s.own(nodeInfo.Node().Name)
-	if own == nil {
+	var buf [8]int64
+	own := s.amounts(&buf)
+	if !s.own(nodeInfo.Node().Name, s.names, own) {
 		return 0, nil
 	}
 	// The share of the pod's request the reservation covers, by its least
 	// covered resource.
 	covered := 1.0
-	for name, want := range s.requests {
-		if want <= 0 {
-			continue
-		}
-		covered = min(covered, float64(min(own[name], want))/float64(want))
+	for i, want := range s.wants {
+		covered = min(covered, float64(min(own[i], want))/float64(want))
 	}
 	return int64(covered * float64(fwk.MaxScore)), nil
 }
