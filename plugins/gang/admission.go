@@ -68,7 +68,7 @@ func newPreFilterState(requests resources.List) *preFilterState {
 	return s
 }
 
-// amounts returns a buffer for the amounts of s.names, on the stack when
+// amounts returns a buffer for the amounts of s.names: buf's array when
 // they are few.
 func (s *preFilterState) amounts(buf *[8]int64) []int64 {
 	if len(s.names) <= len(buf) {
