@@ -669,22 +669,6 @@ func (m *Manager) OwnOn(key Key, node string, names []v1.ResourceName, own []int
 	return true
 }
 
-// OwnReservation returns the room reserved for key on each node (a copy), or
-// nil.
-func (m *Manager) OwnReservation(key Key) map[string]resources.List {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	g := m.reserving[key]
-	if g == nil {
-		return nil
-	}
-	out := make(map[string]resources.List, len(g.reserved))
-	for node, r := range g.reserved {
-		out[node] = r.Clone()
-	}
-	return out
-}
-
 // HasReservations reports whether any group holds reserved room.
 func (m *Manager) HasReservations() bool {
 	m.mu.RLock()

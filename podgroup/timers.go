@@ -49,11 +49,7 @@ func (m *Manager) Tick(logger klog.Logger) Actions {
 		g.drainTried = now
 		acts.Activate = append(acts.Activate, g.pendingPods()...)
 	}
-	for uid, at := range m.deletedPods {
-		if now.Sub(at) > deletedPodsMemory {
-			delete(m.deletedPods, uid)
-		}
-	}
+	m.forgetDeletedPodsLocked(now)
 	for key, r := range m.retry {
 		g := m.groups[key]
 		if g == nil {
@@ -68,6 +64,22 @@ func (m *Manager) Tick(logger klog.Logger) Actions {
 	}
 	m.retryHeldBackLocked(&acts)
 	return acts
+}
+
+// ForgetDeletedPods forgets members deleted longer than deletedPodsMemory
+// ago, as Tick does; for a standby replica, which runs no timers.
+func (m *Manager) ForgetDeletedPods() {
+	m.mu.Lock()
+	defer m.unlock()
+	m.forgetDeletedPodsLocked(m.clock.Now())
+}
+
+func (m *Manager) forgetDeletedPodsLocked(now time.Time) {
+	for uid, at := range m.deletedPods {
+		if now.Sub(at) > deletedPodsMemory {
+			delete(m.deletedPods, uid)
+		}
+	}
 }
 
 func (r retryState) activated() bool { return r.at.IsZero() }

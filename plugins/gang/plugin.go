@@ -93,6 +93,9 @@ type Gang struct {
 	// active is set once this replica's informers synced (it leads); until
 	// then it records no Events (a standby must not write).
 	active atomic.Bool
+	// resynced is set once activate ran the Manager's Resync: group timers
+	// run only from then on.
+	resynced atomic.Bool
 	// rooms is the planner's view of the nodes, kept across cycles.
 	rooms roomCache
 	// deletions are the pods to disrupt and delete (releases, preemption
@@ -205,7 +208,7 @@ func newWithClock(ctx context.Context, args *config.GangArgs, h fwk.Handle, clk 
 		pl.deletions.ShutDown()
 	}()
 	go pl.activate(ctx)
-	go wait.UntilWithContext(ctx, func(ctx context.Context) { pl.act(ctx, pl.manager.Tick(klog.FromContext(ctx))) }, tickInterval)
+	go wait.UntilWithContext(ctx, pl.tick, tickInterval)
 	return pl, nil
 }
 
@@ -221,6 +224,7 @@ func (pl *Gang) activate(ctx context.Context) {
 	pl.logger.V(2).Info("Scheduler is active; writing PodGroup and Queue status and Events")
 	pl.ensureDefaultQueue(ctx)
 	pl.act(ctx, pl.manager.Resync())
+	pl.resynced.Store(true)
 	known := map[queue.Name]bool{}
 	go wait.UntilWithContext(ctx, func(context.Context) {
 		names := pl.manager.QueueNames()
@@ -241,6 +245,19 @@ func (pl *Gang) activate(ctx context.Context) {
 		}
 	}, queueStatusInterval)
 	pl.status.run(ctx)
+}
+
+// tick runs the Manager's group timers. A standby replica runs none: it
+// could carry out nothing they decide (it writes no Events and deletes no
+// pod), yet a release would count as done, its Event as told. A group found
+// bound half way while standing by gets its permit timeout from Resync, on
+// becoming active.
+func (pl *Gang) tick(ctx context.Context) {
+	if !pl.resynced.Load() {
+		pl.manager.ForgetDeletedPods()
+		return
+	}
+	pl.act(ctx, pl.manager.Tick(klog.FromContext(ctx)))
 }
 
 // isActive reports whether this replica schedules: its scheduler informers

@@ -118,8 +118,14 @@ func TestPlanWithRealFilters(t *testing.T) {
 				t.Fatalf("Admit: %s", adm.Message)
 			}
 			key, _ := podgroup.KeyOf(driver)
-			if got := len(m.OwnReservation(key)); got != tc.wantNodes {
-				t.Errorf("room reserved on %d nodes, want %d (one executor a node): %v", got, tc.wantNodes, m.OwnReservation(key))
+			var on []string
+			for _, ni := range infos {
+				if name := ni.Node().Name; m.OwnOn(key, name, []v1.ResourceName{v1.ResourceCPU}, make([]int64, 1)) {
+					on = append(on, name)
+				}
+			}
+			if len(on) != tc.wantNodes {
+				t.Errorf("room reserved on %d nodes, want %d (one executor a node): %v", len(on), tc.wantNodes, on)
 			}
 		})
 	}
