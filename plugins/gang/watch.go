@@ -110,7 +110,8 @@ func (pl *Gang) watchPods(ctx context.Context) error {
 	}
 
 	members := informers.NewSharedInformerFactoryWithOptions(pl.handle.ClientSet(), 0,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = podgroup.LabelPodGroup }))
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = podgroup.LabelPodGroup }),
+		informers.WithTransform(trimMember))
 	if _, err := members.Core().V1().Pods().Informer().AddEventHandler(feed(ours)); err != nil {
 		return fmt.Errorf("watching PodGroup members: %w", err)
 	}
@@ -214,7 +215,7 @@ func resourceServed(d discovery.DiscoveryInterface, groupVersion, resource strin
 }
 
 func (pl *Gang) startPodGroups(ctx context.Context) error {
-	factory := pginformers.NewSharedInformerFactory(pl.pgClient, 0)
+	factory := pginformers.NewSharedInformerFactoryWithOptions(pl.pgClient, 0, pginformers.WithTransform(trimManagedFields))
 	informer := factory.Scheduling().V1alpha1().PodGroups().Informer()
 	if _, err := informer.AddEventHandler(handlers(
 		func(pg *schedv1alpha1.PodGroup) { pl.act(ctx, pl.manager.UpsertPodGroup(pg)) },
@@ -228,7 +229,7 @@ func (pl *Gang) startPodGroups(ctx context.Context) error {
 
 // startSchedulingPodGroups watches scheduling.k8s.io PodGroups.
 func (pl *Gang) startSchedulingPodGroups(ctx context.Context) error {
-	factory := informers.NewSharedInformerFactory(pl.handle.ClientSet(), 0)
+	factory := informers.NewSharedInformerFactoryWithOptions(pl.handle.ClientSet(), 0, informers.WithTransform(trimManagedFields))
 	informer := factory.Scheduling().V1beta1().PodGroups().Informer()
 	if _, err := informer.AddEventHandler(handlers(
 		func(pg *schedv1beta1.PodGroup) { pl.act(ctx, pl.manager.UpsertSchedulingPodGroup(pg)) },
@@ -243,7 +244,7 @@ func (pl *Gang) startSchedulingPodGroups(ctx context.Context) error {
 // startQueues watches Queues; any change rebuilds the Manager's queue tree
 // from all of them (queues are few).
 func (pl *Gang) startQueues(ctx context.Context) error {
-	factory := queueinformers.NewSharedInformerFactory(pl.queueClient, 0)
+	factory := queueinformers.NewSharedInformerFactoryWithOptions(pl.queueClient, 0, queueinformers.WithTransform(trimManagedFields))
 	informer := factory.Scheduling().V1alpha1().Queues()
 	lister := informer.Lister()
 	rebuild := func(*v1alpha1.Queue) {
