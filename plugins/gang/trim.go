@@ -9,9 +9,8 @@ import (
 // plugin's own informers keep, as kube-scheduler does for its pod
 // informer: nothing here reads them (status updates without them keep the
 // server's). Members of PodGroups are kept a second time, by a pod informer
-// of the plugin's own that also sees the pods that ended: in make
-// bench-large their managed fields were most of that second copy, and
-// dropping them took the scheduler's peak memory from 620-646 to 584 MiB.
+// of the plugin's own that also sees the pods that ended, so this matters
+// most for them (bench/RESULTS.md, make bench-large at 5,000 nodes).
 func trimManagedFields(obj interface{}) (interface{}, error) {
 	if accessor, err := meta.Accessor(obj); err == nil && accessor.GetManagedFields() != nil {
 		accessor.SetManagedFields(nil)
